@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Installs the system binaries the e2e test tier runs for real, when they are missing:
+#   nginx            (Debian package nginx)
+#   PostgreSQL       (Debian package postgresql; the e2e harness uses initdb/pg_ctl from
+#                     /usr/lib/postgresql/<version>/bin)
+#   redis-server     (Debian package redis-server)
+#
+# Does nothing (and takes well under a second) when all three are present. Installs with apt-get
+# when run as root on Debian/Ubuntu; otherwise prints what to install and exits 1.
+# Never starts, stops or reconfigures a PostgreSQL, Redis or nginx that is already running: while
+# it installs, a temporary /usr/sbin/policy-rc.d tells the packages not to touch any service.
+set -euo pipefail
+
+say() { printf '==> %s\n' "$*"; }
+warn() { printf 'install-system-deps: %s\n' "$*" >&2; }
+
+have_nginx() { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; }
+have_postgres() {
+  local f
+  for f in /usr/lib/postgresql/*/bin/initdb; do
+    [ -x "$f" ] && return 0
+  done
+  command -v initdb >/dev/null 2>&1
+}
+have_redis() { command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; }
+
+say "Checking for nginx, PostgreSQL server binaries (initdb/pg_ctl) and redis-server (needed by the e2e tests)"
+missing=()
+have_nginx || missing+=(nginx)
+have_postgres || missing+=(postgresql)
+have_redis || missing+=(redis-server)
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  say "All present: nothing to install"
+  exit 0
+fi
+
+say "Missing: ${missing[*]}"
+
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    warn "not running as root, so cannot install them automatically."
+  else
+    warn "apt-get not found, so cannot install them automatically."
+  fi
+  {
+    echo "Install them yourself, then run this again:"
+    echo "  Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}"
+    brew=()
+    for pkg in "${missing[@]}"; do
+      case "$pkg" in
+        postgresql) brew+=(postgresql@15) ;;
+        redis-server) brew+=(redis) ;;
+        *) brew+=("$pkg") ;;
+      esac
+    done
+    echo "  macOS (Homebrew): brew install ${brew[*]}"
+    echo "  (or run this script as root: sudo $0)"
+  } >&2
+  exit 1
+fi
+
+# Package maintainer scripts call invoke-rc.d, which consults /usr/sbin/policy-rc.d: exit code 101
+# means "do not start/stop/restart anything". Keep an existing policy as it is; otherwise put a
+# temporary one in place and remove it on exit.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  say "Blocking service starts during the install (temporary $policy) so running servers are left alone"
+  printf '#!/bin/sh\n# Temporary, written by install-system-deps.sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+else
+  say "Keeping the existing $policy (service starts are decided by it)"
+fi
+
+say "Refreshing the package lists (apt-get update)"
+if ! apt-get update -qq; then
+  warn "apt-get update failed; trying the install with the package lists already on this machine"
+fi
+
+say "Installing ${missing[*]} (apt-get install --no-install-recommends)"
+if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+  # A package whose service could not start (port taken, no init system) makes apt-get report an
+  # error although its binaries are installed: what matters here is the binaries.
+  warn "apt-get reported an error; checking whether the binaries were installed anyway"
+fi
+
+say "Verifying"
+failed=()
+have_nginx || failed+=(nginx)
+have_postgres || failed+=(postgresql)
+have_redis || failed+=(redis-server)
+if [ "${#failed[@]}" -ne 0 ]; then
+  warn "still missing after the install: ${failed[*]}"
+  exit 1
+fi
+say "Installed: ${missing[*]}"

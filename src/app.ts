@@ -1,0 +1,60 @@
+import cors from 'cors';
+import express, { type Express, Router } from 'express';
+import helmet from 'helmet';
+import type { Config } from './config';
+import type { Database } from './db/database';
+import { createHealthRouter } from './health/health.router';
+import { errorHandler, notFoundHandler } from './http/error-handler';
+import { jsonBody } from './http/json-body';
+import { installRequestContext } from './http/request-context';
+import type { Logger } from './logger';
+import type { Redis } from './redis/redis-client';
+
+/** Everything the app needs, built by the entry point (or a test) and passed in. */
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  redis?: Redis | undefined;
+  /** True once graceful shutdown has begun. */
+  isShuttingDown?: () => boolean;
+}
+
+/**
+ * Builds the Express app. It never listens and never touches `process`: the entry points do,
+ * and tests drive the app with supertest.
+ */
+export function createApp({
+  config,
+  logger,
+  db,
+  redis,
+  isShuttingDown = () => false,
+}: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // A hop count, never `true`: trusting every proxy would let any client pick its own IP
+  // with an X-Forwarded-For header.
+  app.set('trust proxy', config.http.trustProxy);
+
+  app.use(installRequestContext(app, { logger, quietPrefixes: ['/health'] }));
+  app.use(helmet());
+  app.use(
+    cors({
+      origin: [...config.http.corsOrigins],
+      credentials: true,
+      exposedHeaders: ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Retry-After'],
+      maxAge: 600,
+    }),
+  );
+
+  app.use('/health', createHealthRouter({ db, redis, isShuttingDown }));
+
+  const api = Router();
+  api.use(jsonBody(config.http.bodyLimit));
+  app.use('/api', api);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}

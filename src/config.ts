@@ -1,0 +1,293 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+
+/**
+ * The only module that reads `process.env`. Everything else receives a {@link Config}.
+ *
+ * Production differs from development only through what this schema makes explicit: in
+ * production the database URL and both JWT secrets are required and checked; elsewhere, missing
+ * secrets are generated once per machine (see {@link loadDevSecrets}).
+ */
+
+/** Secret values shipped in `.env.example` and `.env.prod.example`; production refuses them. */
+export const PLACEHOLDER_SECRETS: readonly string[] = Object.freeze([
+  'dev-only-access-secret-change-me-in-production-0123456789',
+  'dev-only-refresh-secret-change-me-in-production-0123456789',
+  'CHANGE_ME_generate_with_openssl_rand_base64_48_access',
+  'CHANGE_ME_generate_with_openssl_rand_base64_48_refresh',
+]);
+
+const MIN_SECRET_BYTES = 32;
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((value) => value === 'true' || value === '1');
+
+const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .int({ message: 'must be a whole number' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` })
+    .default(fallback);
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const url = (protocols: readonly string[]) =>
+  optionalString.refine(
+    (value) => {
+      if (value === undefined) return true;
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  PORT: int(3001, 0, 65535),
+  DATABASE_URL: url(['postgresql:', 'postgres:']),
+  DATABASE_POOL_SIZE: int(10, 1, 1000),
+  REDIS_URL: url(['redis:', 'rediss:']),
+  REDIS_COMMAND_TIMEOUT_MS: int(250, 10),
+  REDIS_CONNECT_TIMEOUT_MS: int(2_000, 100),
+  JWT_ACCESS_SECRET: optionalString,
+  JWT_REFRESH_SECRET: optionalString,
+  FRONTEND_URL: z.string().default('http://localhost:3000,http://localhost:5173'),
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .regex(/^\d+$/, {
+      message:
+        'must be the number of proxies in front of the app (0 when clients connect directly, 1 behind nginx); "true" would trust any client-supplied X-Forwarded-For',
+    })
+    .default('0')
+    .transform(Number),
+  BODY_LIMIT: z
+    .string()
+    .trim()
+    .regex(/^\d+(b|kb|mb)$/i, { message: 'must be a size such as 100kb or 1mb' })
+    .default('100kb'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  INSTANCE_ID: optionalString,
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 100),
+  DATA_DIR: z.string().trim().min(1).default('.data'),
+  CLUSTER_MODE: bool(false),
+  MAX_WORKERS: int(os.availableParallelism(), 1, 1024),
+  ENABLE_MEMORY_MONITORING: bool(false),
+  MEMORY_THRESHOLD_MB: int(512, 16),
+});
+
+/** The validated, frozen configuration of one process. */
+export interface Config {
+  readonly env: 'development' | 'production' | 'test';
+  readonly isProduction: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly instanceId: string;
+  readonly dataDir: string;
+  readonly database: {
+    /** PostgreSQL URL; when absent the embedded PGlite database under `dataDir` is used. */
+    readonly url: string | undefined;
+    readonly poolSize: number;
+  };
+  readonly redis: {
+    /** Redis URL (`redis://` or `rediss://` for TLS); when absent, nothing uses Redis. */
+    readonly url: string | undefined;
+    readonly commandTimeoutMs: number;
+    readonly connectTimeoutMs: number;
+  };
+  readonly jwt: { readonly accessSecret: string; readonly refreshSecret: string };
+  readonly http: {
+    readonly corsOrigins: readonly string[];
+    /** Hop count for Express's `trust proxy`; 0 trusts no proxy. */
+    readonly trustProxy: number;
+    readonly bodyLimit: string;
+  };
+  readonly log: { readonly level: string };
+  readonly shutdown: { readonly timeoutMs: number };
+  readonly cluster: { readonly enabled: boolean; readonly maxWorkers: number };
+  readonly memory: { readonly monitoring: boolean; readonly thresholdMb: number };
+}
+
+/** What loading produced: the config plus warnings to log once a logger exists. */
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly warnings: readonly string[];
+}
+
+/** Thrown when the environment is invalid; `problems` holds one readable line each. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Variables to read; defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * A dotenv file whose values apply where `env` has none. Defaults to `.env` in the working
+   * directory (`ENV_FILE` overrides); pass `false` to read none.
+   */
+  envFile?: string | false;
+}
+
+/**
+ * Reads and validates the configuration.
+ *
+ * @throws {ConfigError} with one line per problem when the environment is invalid.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const env = withEnvFile(options.env ?? process.env, options.envFile);
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || 'env'}: ${issue.message}`),
+    );
+  }
+  const vars = parsed.data;
+  const isProduction = vars.NODE_ENV === 'production';
+  const warnings: string[] = [];
+  const problems: string[] = [];
+
+  if (isProduction && !vars.DATABASE_URL) {
+    problems.push(
+      'DATABASE_URL: is required in production (the embedded database is for development)',
+    );
+  }
+
+  let accessSecret = vars.JWT_ACCESS_SECRET;
+  let refreshSecret = vars.JWT_REFRESH_SECRET;
+  if (isProduction) {
+    problems.push(...secretProblems('JWT_ACCESS_SECRET', accessSecret));
+    problems.push(...secretProblems('JWT_REFRESH_SECRET', refreshSecret));
+    if (accessSecret && accessSecret === refreshSecret) {
+      problems.push('JWT_REFRESH_SECRET: must differ from JWT_ACCESS_SECRET');
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  if (!accessSecret || !refreshSecret) {
+    const file = path.resolve(vars.DATA_DIR, 'dev-secrets.json');
+    const generated = loadDevSecrets(file);
+    accessSecret ??= generated.accessSecret;
+    refreshSecret ??= generated.refreshSecret;
+    warnings.push(
+      `JWT secrets not set: using development secrets generated once and kept in ${file}. ` +
+        'Set JWT_ACCESS_SECRET and JWT_REFRESH_SECRET before deploying.',
+    );
+  }
+
+  const config: Config = {
+    env: vars.NODE_ENV,
+    isProduction,
+    host: vars.HOST,
+    port: vars.PORT,
+    instanceId: vars.INSTANCE_ID ?? `${os.hostname()}-${process.pid}`,
+    dataDir: path.resolve(vars.DATA_DIR),
+    database: { url: vars.DATABASE_URL, poolSize: vars.DATABASE_POOL_SIZE },
+    redis: {
+      url: vars.REDIS_URL,
+      commandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS,
+      connectTimeoutMs: vars.REDIS_CONNECT_TIMEOUT_MS,
+    },
+    jwt: { accessSecret, refreshSecret },
+    http: {
+      corsOrigins: vars.FRONTEND_URL.split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+      trustProxy: vars.TRUST_PROXY,
+      bodyLimit: vars.BODY_LIMIT.toLowerCase(),
+    },
+    log: { level: vars.LOG_LEVEL },
+    shutdown: { timeoutMs: vars.SHUTDOWN_TIMEOUT_MS },
+    cluster: { enabled: vars.CLUSTER_MODE, maxWorkers: vars.MAX_WORKERS },
+    memory: { monitoring: vars.ENABLE_MEMORY_MONITORING, thresholdMb: vars.MEMORY_THRESHOLD_MB },
+  };
+  return { config: deepFreeze(config), warnings };
+}
+
+function secretProblems(name: string, value: string | undefined): string[] {
+  if (!value) return [`${name}: is required in production`];
+  if (PLACEHOLDER_SECRETS.includes(value)) {
+    return [
+      `${name}: is the placeholder from the example env file; generate one with: openssl rand -base64 48`,
+    ];
+  }
+  if (Buffer.byteLength(value) < MIN_SECRET_BYTES) {
+    return [
+      `${name}: must be at least ${MIN_SECRET_BYTES} bytes (got ${Buffer.byteLength(value)})`,
+    ];
+  }
+  return [];
+}
+
+/**
+ * Returns the development secrets stored in `file`, creating them on first use.
+ *
+ * Every process on the machine (cluster workers, restarts, `pnpm dev` reloads) must sign with the
+ * same secrets, or tokens issued by one would fail on another. Creation is atomic: the secrets
+ * are written to a private temporary file which is then hard-linked into place; `link` fails if
+ * another process won the race, and then its file is read instead.
+ */
+function loadDevSecrets(file: string): { accessSecret: string; refreshSecret: string } {
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    const secrets = {
+      accessSecret: randomBytes(48).toString('base64url'),
+      refreshSecret: randomBytes(48).toString('base64url'),
+    };
+    writeFileSync(temp, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+    try {
+      linkSync(temp, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      rmSync(temp, { force: true });
+    }
+  }
+  const stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<Record<string, unknown>>;
+  if (typeof stored.accessSecret !== 'string' || typeof stored.refreshSecret !== 'string') {
+    throw new ConfigError([
+      `${file}: is not a secrets file written by this app; delete it to regenerate`,
+    ]);
+  }
+  return { accessSecret: stored.accessSecret, refreshSecret: stored.refreshSecret };
+}
+
+function withEnvFile(
+  env: NodeJS.ProcessEnv,
+  envFile: string | false | undefined,
+): NodeJS.ProcessEnv {
+  if (envFile === false) return env;
+  const file = path.resolve(envFile ?? env.ENV_FILE ?? '.env');
+  if (!existsSync(file)) return env;
+  // Real environment variables win over the file, as with dotenv.
+  return { ...parseEnv(readFileSync(file, 'utf8')), ...env };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

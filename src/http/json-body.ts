@@ -1,0 +1,27 @@
+import express, { type RequestHandler } from 'express';
+import { AppError, ErrorCode } from './errors';
+
+/**
+ * Parses JSON request bodies up to `limit`, and rejects a body of any other type with 415.
+ *
+ * Express's parser silently skips bodies that are not JSON, which would leave a handler with an
+ * empty `req.body` and a confusing validation error; a wrong `Content-Type` deserves its own
+ * answer. Requests without a body (GET, or a POST like logout-all) pass untouched.
+ */
+export function jsonBody(limit: string): RequestHandler[] {
+  const requireJson: RequestHandler = (req, _res, next) => {
+    // An empty body (Content-Length: 0, as clients send for a bare POST) is no body at all.
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined ||
+      (req.headers['content-length'] ?? '0') !== '0';
+    if (hasBody && !req.is('application/json')) {
+      throw new AppError(
+        415,
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        'Send the request body as application/json',
+      );
+    }
+    next();
+  };
+  return [requireJson, express.json({ limit })];
+}

@@ -1,0 +1,115 @@
+import http from 'node:http';
+import { createApp } from './app';
+import { ConfigError, loadConfig } from './config';
+import { openDatabase } from './db/database';
+import { createLogger } from './logger';
+import { createRedisClient } from './redis/redis-client';
+import { createShutdown } from './shutdown';
+
+/**
+ * One server process: config -> dependencies -> listen -> graceful shutdown.
+ * `pnpm start` runs it directly; cluster workers run the same function.
+ */
+export async function startServer(): Promise<http.Server> {
+  const { config, warnings } = loadConfigOrExit();
+  const logger = createLogger({ level: config.log.level, instanceId: config.instanceId });
+  for (const warning of warnings) logger.warn(warning);
+
+  const db = await openDatabase(config).catch((error: unknown) => {
+    logger.fatal({ err: error }, 'could not open the database');
+    process.exit(1);
+  });
+  if (db.kind === 'embedded') {
+    // The embedded database belongs to this process, so it is migrated here; a server database
+    // is migrated once per deploy (`pnpm db:migrate`), never by each replica as it starts.
+    const applied = await db.applyMigrations(logger).catch(async (error: unknown) => {
+      logger.fatal({ err: error }, 'could not migrate the embedded database');
+      await db.close();
+      process.exit(1);
+    });
+    if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
+  }
+  // The first query loads Prisma's query compiler: pay for it now, not on the first request.
+  await db
+    .ping()
+    .catch((error: unknown) => logger.warn({ err: error }, 'database not reachable yet'));
+  const redis = config.redis.url
+    ? createRedisClient(
+        {
+          url: config.redis.url,
+          commandTimeoutMs: config.redis.commandTimeoutMs,
+          connectTimeoutMs: config.redis.connectTimeoutMs,
+        },
+        logger,
+      )
+    : undefined;
+
+  let shuttingDown = false;
+  const app = createApp({ config, logger, db, redis, isShuttingDown: () => shuttingDown });
+  const server = http.createServer(app);
+  // Longer than nginx's upstream keepalive_timeout (60 s) so nginx, not the app, closes idle
+  // upstream connections: otherwise nginx can reuse a socket the app is closing.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 30_000;
+
+  const shutdown = createShutdown({
+    server,
+    logger,
+    timeoutMs: config.shutdown.timeoutMs,
+    onStart: () => {
+      shuttingDown = true;
+    },
+    closeDependencies: async () => {
+      await Promise.allSettled([db.close(), redis?.quit()]);
+    },
+  });
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception');
+    shutdown('uncaughtException', 1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled promise rejection');
+    shutdown('unhandledRejection', 1);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch((error: unknown) => {
+    logger.fatal({ err: error, host: config.host, port: config.port }, 'could not listen');
+    process.exit(1);
+  });
+  const address = server.address();
+  logger.info(
+    {
+      address:
+        typeof address === 'object' && address ? `${address.address}:${address.port}` : address,
+      env: config.env,
+      database: db.description,
+      redis: Boolean(redis),
+    },
+    'server listening',
+  );
+  return server;
+}
+
+function loadConfigOrExit(): ReturnType<typeof loadConfig> {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // One readable line per problem, no stack: this is an operator's mistake, not a bug.
+    for (const problem of error.problems) process.stderr.write(`config error: ${problem}\n`);
+    process.exit(1);
+  }
+}
+
+if (require.main === module) {
+  void startServer();
+}

@@ -1,0 +1,51 @@
+import { startApp } from '../helpers/e2e/app-process';
+
+const STRONG_A = 'k3Jx9'.repeat(10);
+const STRONG_B = 'Qp7Lm'.repeat(10);
+const production = {
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgresql://app@127.0.0.1:1/app',
+  JWT_ACCESS_SECRET: STRONG_A,
+  JWT_REFRESH_SECRET: STRONG_B,
+};
+
+async function startFailing(env: Record<string, string>) {
+  const app = await startApp({ env, waitFor: false });
+  const code = await app.exited;
+  return { code, lines: app.output().trim().split('\n') };
+}
+
+describe('the server refuses an unsafe production configuration', () => {
+  it('exits 1 with one line per problem when secrets and the database are missing', async () => {
+    const { code, lines } = await startFailing({ NODE_ENV: 'production' });
+    expect(code).toBe(1);
+    expect(lines).toEqual([
+      expect.stringMatching(/^config error: DATABASE_URL: is required in production/),
+      'config error: JWT_ACCESS_SECRET: is required in production',
+      'config error: JWT_REFRESH_SECRET: is required in production',
+    ]);
+  });
+
+  it('exits 1 on a short secret', async () => {
+    const { code, lines } = await startFailing({ ...production, JWT_REFRESH_SECRET: 'too-short' });
+    expect(code).toBe(1);
+    expect(lines).toEqual(['config error: JWT_REFRESH_SECRET: must be at least 32 bytes (got 9)']);
+  });
+
+  it('exits 1 on the placeholder secret from .env.prod.example', async () => {
+    const { code, lines } = await startFailing({
+      ...production,
+      JWT_ACCESS_SECRET: 'CHANGE_ME_generate_with_openssl_rand_base64_48_access',
+    });
+    expect(code).toBe(1);
+    expect(lines).toEqual([
+      expect.stringMatching(/^config error: JWT_ACCESS_SECRET: is the placeholder/),
+    ]);
+  });
+
+  it('exits 1 on an invalid variable, without a stack trace', async () => {
+    const { code, lines } = await startFailing({ PORT: 'http' });
+    expect(code).toBe(1);
+    expect(lines).toEqual(['config error: PORT: must be a number']);
+  });
+});

@@ -1,0 +1,176 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+import { ConfigError, loadConfig, PLACEHOLDER_SECRETS } from '../../src/config';
+
+const STRONG_A = 'a'.repeat(16) + 'B'.repeat(16) + 'c'.repeat(16);
+const STRONG_B = 'x'.repeat(16) + 'Y'.repeat(16) + 'z'.repeat(16);
+
+let dataDir: string;
+beforeEach(() => {
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'config-test-'));
+});
+afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+const load = (env: Record<string, string>) =>
+  loadConfig({ env: { DATA_DIR: dataDir, ...env }, envFile: false });
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    load(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+const production = {
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgresql://app@db:5432/app',
+  JWT_ACCESS_SECRET: STRONG_A,
+  JWT_REFRESH_SECRET: STRONG_B,
+};
+
+describe('loadConfig', () => {
+  it('starts on defaults with an empty environment', () => {
+    const { config } = load({});
+    expect(config).toMatchObject({
+      env: 'development',
+      port: 3001,
+      host: '0.0.0.0',
+      database: { url: undefined },
+      redis: { url: undefined },
+      http: { trustProxy: 0, bodyLimit: '100kb' },
+      cluster: { enabled: false },
+      memory: { monitoring: false, thresholdMb: 512 },
+    });
+    expect(config.instanceId).toBe(`${os.hostname()}-${process.pid}`);
+    expect(config.cluster.maxWorkers).toBe(os.availableParallelism());
+  });
+
+  it('returns a frozen config, nested objects included', () => {
+    const { config } = load({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.http)).toBe(true);
+    expect(Object.isFrozen(config.http.corsOrigins)).toBe(true);
+  });
+
+  it('parses the seeds cluster and memory variables', () => {
+    const { config } = load({
+      CLUSTER_MODE: 'true',
+      MAX_WORKERS: '3',
+      ENABLE_MEMORY_MONITORING: '1',
+      MEMORY_THRESHOLD_MB: '256',
+    });
+    expect(config.cluster).toEqual({ enabled: true, maxWorkers: 3 });
+    expect(config.memory).toEqual({ monitoring: true, thresholdMb: 256 });
+  });
+
+  it('splits FRONTEND_URL into a CORS allowlist', () => {
+    const { config } = load({ FRONTEND_URL: 'https://a.example.com, https://b.example.com ,' });
+    expect(config.http.corsOrigins).toEqual(['https://a.example.com', 'https://b.example.com']);
+  });
+
+  it('reports every invalid variable, one line each, naming the variable', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      TRUST_PROXY: 'true',
+      LOG_LEVEL: 'loud',
+      CLUSTER_MODE: 'yes',
+      DATABASE_URL: 'mysql://x',
+    });
+    expect(problems).toHaveLength(5);
+    expect(problems.find((p) => p.startsWith('PORT:'))).toMatch(/number/);
+    expect(problems.find((p) => p.startsWith('TRUST_PROXY:'))).toMatch(/number of proxies/);
+    expect(problems.find((p) => p.startsWith('LOG_LEVEL:'))).toBeDefined();
+    expect(problems.find((p) => p.startsWith('CLUSTER_MODE:'))).toMatch(/true or false/);
+    expect(problems.find((p) => p.startsWith('DATABASE_URL:'))).toMatch(/postgresql:/);
+    for (const problem of problems) expect(problem).not.toContain('\n');
+  });
+
+  it('rejects TRUST_PROXY=true, which would let clients choose their own IP', () => {
+    expect(problemsOf({ TRUST_PROXY: 'true' })[0]).toMatch(/^TRUST_PROXY:/);
+    expect(load({ TRUST_PROXY: '1' }).config.http.trustProxy).toBe(1);
+  });
+
+  it('reads a .env file, with real environment variables taking precedence', () => {
+    const file = path.join(dataDir, '.env');
+    writeFileSync(file, 'PORT=4000\nLOG_LEVEL=debug\n');
+    const { config } = loadConfig({ env: { DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, envFile: file });
+    expect(config.port).toBe(4000);
+    expect(config.log.level).toBe('warn');
+  });
+});
+
+describe('production secrets', () => {
+  it('accepts strong, distinct secrets and a database URL', () => {
+    const { config, warnings } = load(production);
+    expect(config.isProduction).toBe(true);
+    expect(config.jwt).toEqual({ accessSecret: STRONG_A, refreshSecret: STRONG_B });
+    expect(warnings).toEqual([]);
+  });
+
+  it('requires DATABASE_URL and both secrets, listing each missing one', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems).toEqual([
+      expect.stringMatching(/^DATABASE_URL: is required in production/),
+      'JWT_ACCESS_SECRET: is required in production',
+      'JWT_REFRESH_SECRET: is required in production',
+    ]);
+  });
+
+  it('rejects a secret shorter than 32 bytes', () => {
+    expect(problemsOf({ ...production, JWT_ACCESS_SECRET: 'short-secret' })).toEqual([
+      'JWT_ACCESS_SECRET: must be at least 32 bytes (got 12)',
+    ]);
+  });
+
+  it('rejects identical access and refresh secrets', () => {
+    expect(problemsOf({ ...production, JWT_REFRESH_SECRET: STRONG_A })).toEqual([
+      'JWT_REFRESH_SECRET: must differ from JWT_ACCESS_SECRET',
+    ]);
+  });
+
+  it.each(['.env.example', '.env.prod.example'])(
+    'rejects every secret placeholder shipped in %s',
+    (file) => {
+      const example = parseEnv(readFileSync(path.resolve(__dirname, '../..', file), 'utf8'));
+      for (const name of ['JWT_ACCESS_SECRET', 'JWT_REFRESH_SECRET'] as const) {
+        const value = example[name];
+        expect(value).toBeTruthy();
+        expect(PLACEHOLDER_SECRETS).toContain(value);
+        expect(problemsOf({ ...production, [name]: value as string })).toEqual([
+          expect.stringMatching(new RegExp(`^${name}: is the placeholder`)),
+        ]);
+      }
+    },
+  );
+});
+
+describe('development secrets', () => {
+  it('generates missing secrets once, keeps them private in the data folder, and warns', () => {
+    const first = load({});
+    const file = path.join(dataDir, 'dev-secrets.json');
+    expect(first.warnings).toEqual([expect.stringContaining(file)]);
+    expect(first.config.jwt.accessSecret).toHaveLength(64);
+    expect(first.config.jwt.accessSecret).not.toBe(first.config.jwt.refreshSecret);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+
+    // Every later process (a restart, a cluster worker) gets the same secrets.
+    const second = load({});
+    expect(second.config.jwt).toEqual(first.config.jwt);
+  });
+
+  it('uses a secret that is set and generates only the missing one', () => {
+    const { config } = load({ JWT_ACCESS_SECRET: STRONG_A });
+    expect(config.jwt.accessSecret).toBe(STRONG_A);
+    expect(config.jwt.refreshSecret).toHaveLength(64);
+  });
+
+  it('refuses a corrupted secrets file instead of silently replacing it', () => {
+    writeFileSync(path.join(dataDir, 'dev-secrets.json'), '{"accessSecret": 1}');
+    expect(problemsOf({})[0]).toMatch(/is not a secrets file written by this app/);
+  });
+});

@@ -1,0 +1,111 @@
+import { Writable } from 'node:stream';
+import express from 'express';
+import request from 'supertest';
+import { z } from 'zod';
+import { AppError, conflict, serviceUnavailable, tooManyRequests } from '../../src/http/errors';
+import { errorHandler, notFoundHandler } from '../../src/http/error-handler';
+import { installRequestContext } from '../../src/http/request-context';
+import { parseInput } from '../../src/http/validation';
+import { createLogger } from '../../src/logger';
+
+/** A minimal app with the real request context and error handler around throwing routes. */
+function appWith(route: express.RequestHandler) {
+  const lines: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(
+        ...chunk
+          .toString()
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as Record<string, unknown>),
+      );
+      callback();
+    },
+  });
+  const logger = createLogger({ level: 'info', instanceId: 'test', destination });
+  const app = express();
+  app.use(installRequestContext(app, { logger }));
+  app.use(express.json());
+  app.post('/thing', route);
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return { app, lines };
+}
+
+describe('error handler', () => {
+  it('turns an unexpected error into a bare 500 and logs its stack', async () => {
+    const { app, lines } = appWith(() => {
+      throw new Error('connection string postgresql://admin:hunter2@db leaked');
+    });
+    const res = await request(app).post('/thing');
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({
+      type: 'about:blank',
+      title: 'Internal Server Error',
+      status: 500,
+      detail: 'An unexpected error occurred',
+      code: 'INTERNAL_ERROR',
+      requestId: res.headers['x-request-id'],
+      instance: '/thing',
+    });
+    expect(res.text).not.toContain('hunter2');
+    const logged = lines.find((line) => line.msg === 'unhandled error');
+    expect(logged?.reqId).toBe(res.headers['x-request-id']);
+    expect(JSON.stringify(logged?.err)).toContain('hunter2');
+  });
+
+  it('answers a rejected promise from an async handler the same way (Express 5)', async () => {
+    const { app } = appWith(async () => {
+      await Promise.resolve();
+      throw new TypeError('boom');
+    });
+    const res = await request(app).post('/thing');
+    expect(res.status).toBe(500);
+    expect(res.body.code).toBe('INTERNAL_ERROR');
+  });
+
+  it.each([
+    [conflict('Email already registered', 'EMAIL_TAKEN'), 409, 'EMAIL_TAKEN'],
+    [tooManyRequests(undefined, 30), 429, 'RATE_LIMITED'],
+    [serviceUnavailable(), 503, 'SERVICE_UNAVAILABLE'],
+    [new AppError(403, 'FORBIDDEN', 'Nope'), 403, 'FORBIDDEN'],
+  ])('sends an AppError with its status, code and headers (%#)', async (error, status, code) => {
+    const { app } = appWith(() => {
+      throw error;
+    });
+    const res = await request(app).post('/thing');
+    expect(res.status).toBe(status);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status, code, detail: error.message });
+    for (const [name, value] of Object.entries(error.headers ?? {}))
+      expect(res.headers[name.toLowerCase()]).toBe(value);
+  });
+
+  it('lists every invalid field of a validation failure', async () => {
+    const schema = z.strictObject({ email: z.email(), age: z.number().int().min(18) });
+    const { app } = appWith((req, res) => {
+      res.json(parseInput(schema, req.body));
+    });
+    const res = await request(app).post('/thing').send({ email: 'nope', age: 12, extra: true });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(res.body.errors).toEqual(
+      expect.arrayContaining([
+        { field: 'email', message: expect.any(String) },
+        { field: 'age', message: expect.any(String) },
+        { field: '', message: expect.stringContaining('extra') },
+      ]),
+    );
+  });
+
+  it('passes valid input through parseInput typed and unchanged', async () => {
+    const schema = z.strictObject({ email: z.email() });
+    const { app } = appWith((req, res) => {
+      res.json(parseInput(schema, req.body));
+    });
+    const res = await request(app).post('/thing').send({ email: 'a@example.com' });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ email: 'a@example.com' });
+  });
+});
