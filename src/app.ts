@@ -1,6 +1,11 @@
 import cors from 'cors';
 import express, { type Express, Router } from 'express';
 import helmet from 'helmet';
+import { createAuthRouter } from './auth/auth.router';
+import { createAuthRepository } from './auth/auth.repository';
+import { createAuthService } from './auth/auth.service';
+import { createPasswordHasher } from './auth/password-hasher';
+import { TokenService } from './auth/token-service';
 import type { Config } from './config';
 import type { Database } from './db/database';
 import { createHealthRouter } from './health/health.router';
@@ -9,6 +14,8 @@ import { jsonBody } from './http/json-body';
 import { installRequestContext } from './http/request-context';
 import type { Logger } from './logger';
 import type { Redis } from './redis/redis-client';
+import { createDocsRouter } from './docs/docs.router';
+import { APP_VERSION } from './version';
 
 /** Everything the app needs, built by the entry point (or a test) and passed in. */
 export interface AppDeps {
@@ -50,8 +57,23 @@ export function createApp({
 
   app.use('/health', createHealthRouter({ db, redis, isShuttingDown }));
 
+  if (config.apiDocs.enabled) app.use('/docs', createDocsRouter(APP_VERSION));
+
+  const tokens = new TokenService(config.jwt);
+  const auth = createAuthService({
+    repository: createAuthRepository(db.prisma),
+    tokens,
+    passwords: createPasswordHasher(),
+    logger,
+    sessionMaxAgeSeconds: config.auth.sessionMaxAgeSeconds,
+  });
+
   const api = Router();
   api.use(jsonBody(config.http.bodyLimit));
+  api.use(
+    '/auth',
+    createAuthRouter({ auth, tokens, refreshCookieSecure: config.auth.refreshCookieSecure }),
+  );
   app.use('/api', api);
 
   app.use(notFoundHandler);

@@ -67,6 +67,16 @@ const envSchema = z.object({
   REDIS_CONNECT_TIMEOUT_MS: int(2_000, 100),
   JWT_ACCESS_SECRET: optionalString,
   JWT_REFRESH_SECRET: optionalString,
+  JWT_ISSUER: z.string().trim().min(1).default('express-production-template'),
+  JWT_AUDIENCE: z.string().trim().min(1).default('express-production-template-api'),
+  JWT_ACCESS_TTL_SECONDS: int(900, 30, 24 * 3600),
+  JWT_REFRESH_TTL_SECONDS: int(7 * 24 * 3600, 60),
+  AUTH_SESSION_MAX_AGE_SECONDS: int(30 * 24 * 3600, 60),
+  AUTH_PURGE_INTERVAL_MS: int(3_600_000, 0),
+  REFRESH_COOKIE_SECURE: bool(true),
+  API_DOCS_ENABLED: z
+    .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+    .optional(),
   FRONTEND_URL: z.string().default('http://localhost:3000,http://localhost:5173'),
   TRUST_PROXY: z
     .string()
@@ -111,7 +121,24 @@ export interface Config {
     readonly commandTimeoutMs: number;
     readonly connectTimeoutMs: number;
   };
-  readonly jwt: { readonly accessSecret: string; readonly refreshSecret: string };
+  readonly jwt: {
+    readonly accessSecret: string;
+    readonly refreshSecret: string;
+    readonly issuer: string;
+    readonly audience: string;
+    readonly accessTtlSeconds: number;
+    readonly refreshTtlSeconds: number;
+  };
+  readonly auth: {
+    /** Absolute lifetime of a login: rotating its refresh tokens never extends it. */
+    readonly sessionMaxAgeSeconds: number;
+    /** How often expired and revoked sessions are purged; 0 disables the job. */
+    readonly purgeIntervalMs: number;
+    /** `Secure` attribute of the refresh cookie (browsers accept it on http://localhost too). */
+    readonly refreshCookieSecure: boolean;
+  };
+  /** Swagger UI at /docs and the OpenAPI document at /docs/openapi.json. */
+  readonly apiDocs: { readonly enabled: boolean };
   readonly http: {
     readonly corsOrigins: readonly string[];
     /** Hop count for Express's `trust proxy`; 0 trusts no proxy. */
@@ -208,7 +235,25 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       commandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS,
       connectTimeoutMs: vars.REDIS_CONNECT_TIMEOUT_MS,
     },
-    jwt: { accessSecret, refreshSecret },
+    jwt: {
+      accessSecret,
+      refreshSecret,
+      issuer: vars.JWT_ISSUER,
+      audience: vars.JWT_AUDIENCE,
+      accessTtlSeconds: vars.JWT_ACCESS_TTL_SECONDS,
+      refreshTtlSeconds: vars.JWT_REFRESH_TTL_SECONDS,
+    },
+    auth: {
+      sessionMaxAgeSeconds: vars.AUTH_SESSION_MAX_AGE_SECONDS,
+      purgeIntervalMs: vars.AUTH_PURGE_INTERVAL_MS,
+      refreshCookieSecure: vars.REFRESH_COOKIE_SECURE,
+    },
+    // On by default outside production: the document describes the API to anyone who asks.
+    apiDocs: {
+      enabled: vars.API_DOCS_ENABLED
+        ? ['true', '1'].includes(vars.API_DOCS_ENABLED)
+        : !isProduction,
+    },
     http: {
       corsOrigins: vars.FRONTEND_URL.split(',')
         .map((origin) => origin.trim())

@@ -1,5 +1,7 @@
 import http from 'node:http';
 import { createApp } from './app';
+import { createAuthRepository } from './auth/auth.repository';
+import { startTokenPurge } from './auth/token-purge';
 import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/database';
 import { createLogger } from './logger';
@@ -53,6 +55,13 @@ export async function startServer(): Promise<http.Server> {
   server.headersTimeout = 66_000;
   server.requestTimeout = 30_000;
 
+  const stopPurge = startTokenPurge({
+    repository: createAuthRepository(db.prisma),
+    logger,
+    intervalMs: config.auth.purgeIntervalMs,
+    refreshTtlSeconds: config.jwt.refreshTtlSeconds,
+  });
+
   const shutdown = createShutdown({
     server,
     logger,
@@ -61,6 +70,7 @@ export async function startServer(): Promise<http.Server> {
       shuttingDown = true;
     },
     closeDependencies: async () => {
+      stopPurge();
       await Promise.allSettled([db.close(), redis?.quit()]);
     },
   });

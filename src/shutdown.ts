@@ -1,6 +1,9 @@
 import type { Server } from 'node:http';
 import type { Logger } from './logger';
 
+/** Repeats of a signal within this window are deliveries of the same request. */
+const DUPLICATE_SIGNAL_WINDOW_MS = 500;
+
 export interface ShutdownOptions {
   server: Server;
   logger: Logger;
@@ -30,14 +33,17 @@ export function createShutdown({
   closeDependencies,
   exit = (code) => process.exit(code),
 }: ShutdownOptions): (reason: string, exitCode?: number) => void {
-  let started = false;
+  let startedAt: number | undefined;
   return function shutdown(reason, exitCode = 0) {
-    if (started) {
+    if (startedAt !== undefined) {
+      // Ctrl-C signals the whole process group, and supervisors (pnpm, tsx watch) relay the
+      // same signal: copies that arrive together are one request, not an operator insisting.
+      if (performance.now() - startedAt < DUPLICATE_SIGNAL_WINDOW_MS) return;
       logger.warn({ reason }, 'second shutdown request: exiting now');
       exit(1);
       return;
     }
-    started = true;
+    startedAt = performance.now();
     logger.info({ reason, timeoutMs }, 'shutting down');
     onStart();
     const timer = setTimeout(() => {

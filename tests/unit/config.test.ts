@@ -108,8 +108,14 @@ describe('production secrets', () => {
   it('accepts strong, distinct secrets and a database URL', () => {
     const { config, warnings } = load(production);
     expect(config.isProduction).toBe(true);
-    expect(config.jwt).toEqual({ accessSecret: STRONG_A, refreshSecret: STRONG_B });
+    expect(config.jwt).toMatchObject({ accessSecret: STRONG_A, refreshSecret: STRONG_B });
     expect(warnings).toEqual([]);
+  });
+
+  it('turns the API docs off in production unless asked for', () => {
+    expect(load(production).config.apiDocs.enabled).toBe(false);
+    expect(load({ ...production, API_DOCS_ENABLED: 'true' }).config.apiDocs.enabled).toBe(true);
+    expect(load({}).config.apiDocs.enabled).toBe(true);
   });
 
   it('requires DATABASE_URL and both secrets, listing each missing one', () => {

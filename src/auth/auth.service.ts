@@ -1,0 +1,224 @@
+import { randomUUID } from 'node:crypto';
+import { AppError, notFound, unauthorized } from '../http/errors';
+import type { Logger } from '../logger';
+import { AuthErrorCode } from './auth-errors';
+import type { ActiveSession, AuthRepository, PublicUser } from './auth.repository';
+import type { PasswordHasher } from './password-hasher';
+import type { AccessClaims, TokenService } from './token-service';
+import { hashToken } from './token-service';
+
+/** Where a request came from, recorded on the session it creates. */
+export interface ClientInfo {
+  userAgent: string | null;
+  ip: string | null;
+}
+
+/** What register, login and refresh return. */
+export interface AuthResult {
+  user: PublicUser;
+  accessToken: string;
+  refreshToken: string;
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+  /** When the refresh token expires (for the cookie's lifetime). */
+  refreshTokenExpiresAt: Date;
+}
+
+export interface AuthServiceDeps {
+  repository: AuthRepository;
+  tokens: TokenService;
+  passwords: PasswordHasher;
+  logger: Logger;
+  /** Absolute lifetime of a session, in seconds. */
+  sessionMaxAgeSeconds: number;
+  now?: () => Date;
+}
+
+const INVALID_CREDENTIALS = () =>
+  unauthorized('Email or password is incorrect', AuthErrorCode.INVALID_CREDENTIALS);
+
+/**
+ * The token flow, on plain data: no request or response objects here.
+ *
+ * - Access tokens are stateless (see TokenService); everything else is decided by the database.
+ * - Each login is a session with an absolute lifetime; its refresh tokens rotate on every use.
+ * - A spent refresh token presented again means it was copied: the whole session is revoked,
+ *   which also kills whichever copy the thief or the owner still holds.
+ */
+export function createAuthService({
+  repository,
+  tokens,
+  passwords,
+  logger,
+  sessionMaxAgeSeconds,
+  now = () => new Date(),
+}: AuthServiceDeps) {
+  /** Signs an access token and a refresh token for a session; `row` is what the database keeps. */
+  function issueTokens(claims: AccessClaims, sessionExpiresAt: Date, at: Date) {
+    const refresh = tokens.issueRefreshToken(claims, sessionExpiresAt, at);
+    return {
+      tokens: {
+        accessToken: tokens.signAccessToken(claims),
+        refreshToken: refresh.token,
+        expiresIn: tokens.accessTtlSeconds,
+        refreshTokenExpiresAt: refresh.expiresAt,
+      },
+      row: { id: refresh.tokenId, tokenHash: refresh.tokenHash, expiresAt: refresh.expiresAt },
+    };
+  }
+
+  /** A new session: ids and lifetime, decided before anything is written. */
+  function newSession() {
+    const at = now();
+    return {
+      at,
+      sessionId: randomUUID(),
+      expiresAt: new Date(at.getTime() + sessionMaxAgeSeconds * 1000),
+    };
+  }
+
+  return {
+    async register(
+      input: { email: string; password: string; name: string | null },
+      client: ClientInfo,
+    ): Promise<AuthResult> {
+      const passwordHash = await passwords.hash(input.password);
+      const { at, sessionId, expiresAt } = newSession();
+      const userId = randomUUID();
+      const { tokens: issued, row } = issueTokens({ userId, sessionId }, expiresAt, at);
+      // One write: the user, its first session and that session's first refresh token.
+      const user = await repository.createUserWithSession(
+        { id: userId, email: input.email, name: input.name, passwordHash },
+        { id: sessionId, ...client, expiresAt, token: row },
+      );
+      return { user, ...issued };
+    },
+
+    async login(
+      input: { email: string; password: string },
+      client: ClientInfo,
+    ): Promise<AuthResult> {
+      const user = await repository.findUserByEmail(input.email);
+      if (!user) {
+        await passwords.verifyDummy(input.password);
+        throw INVALID_CREDENTIALS();
+      }
+      if (!(await passwords.verify(user.passwordHash, input.password))) throw INVALID_CREDENTIALS();
+      if (passwords.needsRehash(user.passwordHash)) {
+        // Parameters were raised since this hash was made: upgrade it while we hold the password.
+        await repository.updatePasswordHash(user.id, await passwords.hash(input.password));
+      }
+      const { passwordHash: _, ...publicUser } = user;
+      const { at, sessionId, expiresAt } = newSession();
+      const { tokens: issued, row } = issueTokens({ userId: user.id, sessionId }, expiresAt, at);
+      await repository.createSession({
+        id: sessionId,
+        userId: user.id,
+        ...client,
+        expiresAt,
+        token: row,
+      });
+      return { user: publicUser, ...issued };
+    },
+
+    async refresh(refreshToken: string): Promise<AuthResult> {
+      const claims = tokens.verifyRefreshToken(refreshToken);
+      const at = now();
+      const tokenHash = hashToken(refreshToken);
+      const state = await repository.findRefreshToken(claims.tokenId);
+      if (!state || state.tokenHash !== tokenHash || state.session.user.id !== claims.userId) {
+        // Signed by us but unknown here: its session was deleted (with its user, or purged).
+        throw unauthorized(
+          'The refresh token has been revoked',
+          AuthErrorCode.REFRESH_TOKEN_REVOKED,
+        );
+      }
+      const { tokens: issued, row } = issueTokens(claims, state.session.expiresAt, at);
+      if (
+        await repository.rotateRefreshToken(
+          { id: claims.tokenId, tokenHash, sessionId: claims.sessionId },
+          row,
+          at,
+        )
+      ) {
+        return { user: state.session.user, ...issued };
+      }
+      // Not spendable: find out why, from the row as it is now.
+      const latest = (await repository.findRefreshToken(claims.tokenId)) ?? state;
+      if (latest.session.revokedAt || latest.revokedAt) {
+        throw unauthorized(
+          'The refresh token has been revoked',
+          AuthErrorCode.REFRESH_TOKEN_REVOKED,
+        );
+      }
+      if (latest.replacedById) {
+        await repository.revokeSession(claims.sessionId, claims.userId, at);
+        logger.warn(
+          { userId: claims.userId, sessionId: claims.sessionId },
+          'refresh token reuse detected: session revoked',
+        );
+        throw unauthorized(
+          'This refresh token was already used; the session has been revoked for safety. Log in again.',
+          AuthErrorCode.REFRESH_TOKEN_REUSED,
+        );
+      }
+      if (latest.session.expiresAt <= at) {
+        throw unauthorized(
+          'The session has reached its maximum lifetime. Log in again.',
+          AuthErrorCode.SESSION_EXPIRED,
+        );
+      }
+      throw new AppError(401, AuthErrorCode.TOKEN_EXPIRED, 'The token has expired');
+    },
+
+    /** Revokes the session of a refresh token; already revoked is fine (logout is idempotent). */
+    async logout(refreshToken: string): Promise<void> {
+      const claims = tokens.verifyRefreshToken(refreshToken, { ignoreExpiration: true });
+      await repository.revokeSession(claims.sessionId, claims.userId, now());
+    },
+
+    async logoutAll(auth: AccessClaims): Promise<void> {
+      await repository.revokeUserSessions(auth.userId, now());
+    },
+
+    async me(auth: AccessClaims): Promise<PublicUser> {
+      const user = await repository.findUserById(auth.userId);
+      if (!user)
+        throw unauthorized('The account no longer exists', AuthErrorCode.ACCOUNT_NOT_FOUND);
+      const { passwordHash: _, ...publicUser } = user;
+      return publicUser;
+    },
+
+    /** Changes the password and revokes every other session; the caller's stays. */
+    async changePassword(
+      auth: AccessClaims,
+      input: { currentPassword: string; newPassword: string },
+    ): Promise<void> {
+      const user = await repository.findUserById(auth.userId);
+      if (!user)
+        throw unauthorized('The account no longer exists', AuthErrorCode.ACCOUNT_NOT_FOUND);
+      if (!(await passwords.verify(user.passwordHash, input.currentPassword))) {
+        throw new AppError(
+          403,
+          AuthErrorCode.INVALID_CURRENT_PASSWORD,
+          'The current password is incorrect',
+        );
+      }
+      await repository.updatePasswordHash(user.id, await passwords.hash(input.newPassword));
+      await repository.revokeUserSessions(user.id, now(), auth.sessionId);
+    },
+
+    async listSessions(auth: AccessClaims): Promise<Array<ActiveSession & { current: boolean }>> {
+      const sessions = await repository.listActiveSessions(auth.userId, now());
+      return sessions.map((session) => ({ ...session, current: session.id === auth.sessionId }));
+    },
+
+    async revokeSession(auth: AccessClaims, sessionId: string): Promise<void> {
+      if (!(await repository.revokeSession(sessionId, auth.userId, now()))) {
+        throw notFound('No active session with this id', AuthErrorCode.SESSION_NOT_FOUND);
+      }
+    },
+  };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;

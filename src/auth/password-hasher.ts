@@ -1,0 +1,59 @@
+import { hash, verify, type Algorithm, type Options } from '@node-rs/argon2';
+
+// `Algorithm` is a const enum, which isolated-module builds cannot read: Argon2id is 2.
+const ARGON2ID = 2 as Algorithm;
+
+/**
+ * argon2id with the first configuration the OWASP Password Storage Cheat Sheet recommends
+ * (19 MiB, 2 iterations, 1 lane). Hashing runs on libuv's thread pool, never on the event loop.
+ * Each hash embeds its parameters, so raising them later only affects new hashes, and
+ * {@link PasswordHasher.needsRehash} lets login upgrade old ones.
+ */
+const PARAMS = {
+  algorithm: ARGON2ID,
+  memoryCost: 19_456,
+  timeCost: 2,
+  parallelism: 1,
+} satisfies Options;
+const PARAMS_TAG = `$argon2id$v=19$m=${PARAMS.memoryCost},t=${PARAMS.timeCost},p=${PARAMS.parallelism}$`;
+
+/** Longest password accepted, in UTF-8 bytes: a 1 MB "password" is a 400, not a CPU burn. */
+export const MAX_PASSWORD_BYTES = 1_024;
+/** Shortest password accepted, in characters (code points). */
+export const MIN_PASSWORD_CHARS = 8;
+
+/**
+ * The same password typed on two devices may arrive in different Unicode forms (a precomposed
+ * "é" or "e" + combining accent). NIST SP 800-63B asks verifiers to normalise with NFKC or NFKD
+ * before hashing, so both forms match.
+ */
+export const normalizePassword = (password: string) => password.normalize('NFKC');
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  /** Constant-time comparison inside argon2; false for a malformed hash. */
+  verify(passwordHash: string, password: string): Promise<boolean>;
+  /** Whether a stored hash was made with other (older) parameters. */
+  needsRehash(passwordHash: string): boolean;
+  /**
+   * Verifies against a hash of a random password, taking as long as a real verification: login
+   * calls it when the email is unknown, so response time does not reveal which emails exist.
+   */
+  verifyDummy(password: string): Promise<void>;
+}
+
+/** Creates the hasher. The dummy hash starts computing at once, off the event loop. */
+export function createPasswordHasher(): PasswordHasher {
+  const dummyHash = hash(crypto.randomUUID(), PARAMS);
+  return {
+    hash: (password) => hash(normalizePassword(password), PARAMS),
+    verify: (passwordHash, password) =>
+      verify(passwordHash, normalizePassword(password)).catch(() => false),
+    needsRehash: (passwordHash) => !passwordHash.startsWith(PARAMS_TAG),
+    async verifyDummy(password) {
+      await dummyHash
+        .then((dummy) => verify(dummy, normalizePassword(password)))
+        .catch(() => false);
+    },
+  };
+}

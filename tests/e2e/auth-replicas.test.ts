@@ -1,0 +1,109 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import jwt from 'jsonwebtoken';
+import { startApp, type AppProcess } from '../helpers/e2e/app-process';
+import {
+  createTestDatabase,
+  sharedPostgresAdminUrl,
+  withClient,
+  type TestDatabase,
+} from '../helpers/e2e/postgres';
+
+const MIGRATE = path.resolve(__dirname, '../../dist/db/cli/migrate.js');
+const SECRETS = {
+  JWT_ACCESS_SECRET: 'e2e-access-secret-0123456789-abcdefghijklmnop',
+  JWT_REFRESH_SECRET: 'e2e-refresh-secret-0123456789-abcdefghijklmno',
+};
+
+const post = (app: AppProcess, route: string, body?: unknown, accessToken?: string) =>
+  fetch(`${app.url}/api/auth${route}`, {
+    method: 'POST',
+    headers: {
+      ...(body ? { 'Content-Type': 'application/json' } : {}),
+      ...(accessToken ? { Authorization: `Bearer ${accessToken}` } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+
+describe('auth over real PostgreSQL with two replicas', () => {
+  let database: TestDatabase;
+  let a: AppProcess;
+  let b: AppProcess;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(sharedPostgresAdminUrl());
+    await promisify(execFile)(process.execPath, [MIGRATE], {
+      env: { PATH: process.env.PATH, DATABASE_URL: database.url },
+    });
+    const env = { DATABASE_URL: database.url, ...SECRETS };
+    [a, b] = await Promise.all([startApp({ env }), startApp({ env })]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await database?.drop();
+  });
+
+  it('lets exactly one of 20 concurrent refreshes with one token succeed; the reuse that follows revokes the session', async () => {
+    const registered = await post(a, '/register', {
+      email: 'race@example.com',
+      password: 'correct horse battery',
+    });
+    expect(registered.status).toBe(201);
+    const { refreshToken } = (await registered.json()) as { refreshToken: string };
+
+    // Spread over both replicas: the database, not a process, decides the winner.
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => post(i % 2 ? a : b, '/refresh', { refreshToken })),
+    );
+    const statuses = responses.map((res) => res.status);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(1);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(19);
+    expect(statuses.filter((status) => status >= 500)).toEqual([]);
+
+    const winner = (await responses[statuses.indexOf(200)]!.json()) as { refreshToken: string };
+    const reuse = await post(a, '/refresh', { refreshToken });
+    expect(reuse.status).toBe(401);
+    const afterReuse = await post(b, '/refresh', { refreshToken: winner.refreshToken });
+    expect(afterReuse.status).toBe(401);
+    expect(((await afterReuse.json()) as { code: string }).code).toBe('REFRESH_TOKEN_REVOKED');
+
+    const sid = (jwt.decode(refreshToken) as { sid: string }).sid;
+    await withClient(database.url, async (client) => {
+      const { rows } = await client.query('SELECT revoked_at FROM sessions WHERE id = $1', [sid]);
+      expect(rows[0].revoked_at).toBeInstanceOf(Date);
+      // One token spent by the winner, one created: no duplicate successors.
+      const tokens = await client.query(
+        'SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = $1',
+        [sid],
+      );
+      expect(tokens.rows[0].n).toBe(2);
+    });
+  });
+
+  it('accepts on one replica an access token issued by the other; logout-all on one stops refresh on the other', async () => {
+    const registered = await post(a, '/register', {
+      email: 'roaming@example.com',
+      password: 'correct horse battery',
+    });
+    const tokens = (await registered.json()) as { accessToken: string; refreshToken: string };
+    const second = (await (
+      await post(b, '/login', { email: 'roaming@example.com', password: 'correct horse battery' })
+    ).json()) as { refreshToken: string };
+
+    const me = await fetch(`${b.url}/api/auth/me`, {
+      headers: { Authorization: `Bearer ${tokens.accessToken}` },
+    });
+    expect(me.status).toBe(200);
+    expect(((await me.json()) as { user: { email: string } }).user.email).toBe(
+      'roaming@example.com',
+    );
+
+    expect((await post(b, '/logout-all', undefined, tokens.accessToken)).status).toBe(204);
+    for (const refreshToken of [tokens.refreshToken, second.refreshToken]) {
+      const res = await post(a, '/refresh', { refreshToken });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { code: string }).code).toBe('REFRESH_TOKEN_REVOKED');
+    }
+  });
+});

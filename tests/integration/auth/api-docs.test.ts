@@ -1,0 +1,56 @@
+import request from 'supertest';
+import { createTestApp, type TestApp } from '../../helpers/test-app';
+
+describe('API documentation', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('serves an OpenAPI 3.1 document generated from the validation schemas', async () => {
+    const res = await request(t.app).get('/docs/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toBe('3.1.0');
+    expect(Object.keys(res.body.paths).sort()).toEqual(
+      [
+        '/api/auth/change-password',
+        '/api/auth/login',
+        '/api/auth/logout',
+        '/api/auth/logout-all',
+        '/api/auth/me',
+        '/api/auth/refresh',
+        '/api/auth/register',
+        '/api/auth/sessions',
+        '/api/auth/sessions/{id}',
+      ].sort(),
+    );
+    const register =
+      res.body.paths['/api/auth/register'].post.requestBody.content['application/json'].schema;
+    expect(register).toMatchObject({
+      type: 'object',
+      required: ['email', 'password'],
+      additionalProperties: false,
+      properties: {
+        email: { type: 'string', format: 'email' },
+        password: { type: 'string', minLength: 8 },
+      },
+    });
+    expect(res.body.paths['/api/auth/me'].get.security).toEqual([{ bearerAuth: [] }]);
+  });
+
+  it('serves Swagger UI at /docs', async () => {
+    const res = await request(t.app).get('/docs/');
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('swagger-ui');
+  });
+
+  it('can be switched off by config', async () => {
+    const off = await createTestApp({ API_DOCS_ENABLED: 'false' });
+    try {
+      expect((await request(off.app).get('/docs/openapi.json')).status).toBe(404);
+    } finally {
+      await off.close();
+    }
+  });
+});

@@ -1,0 +1,177 @@
+import jwt from 'jsonwebtoken';
+import request from 'supertest';
+import { createTestApp, type TestApp } from '../../helpers/test-app';
+import { me, refresh, registerAccount } from '../../helpers/auth-client';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ AUTH_SESSION_MAX_AGE_SECONDS: '600', JWT_REFRESH_TTL_SECONDS: '3600' });
+});
+afterAll(() => t.close());
+
+const claims = (token: string) =>
+  jwt.decode(token) as { sub: string; sid: string; jti: string; exp: number; iat: number };
+
+describe('POST /api/auth/refresh', () => {
+  it('returns a new pair for the same session and spends the presented token', async () => {
+    const account = await registerAccount(t.app);
+    const res = await refresh(t.app, account.refreshToken);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      user: { id: account.userId },
+      accessToken: expect.any(String),
+      refreshToken: expect.any(String),
+      expiresIn: 900,
+    });
+    expect(res.body.refreshToken).not.toBe(account.refreshToken);
+    expect(claims(res.body.refreshToken).sid).toBe(claims(account.refreshToken).sid);
+    expect((await me(t.app, res.body.accessToken)).status).toBe(200);
+
+    const spent = await t.db.prisma.refreshToken.findUniqueOrThrow({
+      where: { id: claims(account.refreshToken).jti },
+    });
+    expect(spent.replacedById).toBe(claims(res.body.refreshToken).jti);
+    // Only a hash is stored, never the token.
+    expect(JSON.stringify(await t.db.prisma.refreshToken.findMany())).not.toContain(
+      account.refreshToken,
+    );
+  });
+
+  it('detects reuse of a spent token: 401 REFRESH_TOKEN_REUSED, and the whole session is revoked', async () => {
+    const account = await registerAccount(t.app);
+    const rotated = await refresh(t.app, account.refreshToken);
+    expect(rotated.status).toBe(200);
+
+    const reuse = await refresh(t.app, account.refreshToken);
+    expect(reuse.status).toBe(401);
+    expect(reuse.body.code).toBe('REFRESH_TOKEN_REUSED');
+
+    // The thief's or the owner's newer token is dead too: both must log in again.
+    const next = await refresh(t.app, rotated.body.refreshToken);
+    expect(next.status).toBe(401);
+    expect(next.body.code).toBe('REFRESH_TOKEN_REVOKED');
+    const session = await t.db.prisma.session.findUniqueOrThrow({
+      where: { id: claims(account.refreshToken).sid },
+    });
+    expect(session.revokedAt).not.toBeNull();
+    expect(t.logs).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'refresh token reuse detected: session revoked',
+        sessionId: session.id,
+      }),
+    );
+  });
+
+  it('lets exactly one of many concurrent refreshes with one token succeed', async () => {
+    const account = await registerAccount(t.app);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => refresh(t.app, account.refreshToken)),
+    );
+    expect(results.filter((res) => res.status === 200)).toHaveLength(1);
+    for (const res of results.filter((r) => r.status !== 200)) {
+      expect(res.status).toBe(401);
+      expect(['REFRESH_TOKEN_REUSED', 'REFRESH_TOKEN_REVOKED']).toContain(res.body.code);
+    }
+  });
+
+  it('never extends a session past its absolute lifetime', async () => {
+    const account = await registerAccount(t.app);
+    const session = await t.db.prisma.session.findUniqueOrThrow({
+      where: { id: claims(account.refreshToken).sid },
+    });
+    const sessionEnd = Math.floor(session.expiresAt.getTime() / 1000);
+    // The refresh TTL (1 h) is longer than the session's lifetime (10 min): the token stops at the session end.
+    expect(claims(account.refreshToken).exp).toBe(sessionEnd);
+    const rotated = await refresh(t.app, account.refreshToken);
+    expect(claims(rotated.body.refreshToken).exp).toBe(sessionEnd);
+  });
+
+  it('refuses a session past its lifetime with 401 SESSION_EXPIRED', async () => {
+    const account = await registerAccount(t.app);
+    await t.db.prisma.session.update({
+      where: { id: claims(account.refreshToken).sid },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
+    const res = await refresh(t.app, account.refreshToken);
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('SESSION_EXPIRED');
+  });
+
+  it('accepts the refresh token from the httpOnly cookie alone, and rotates the cookie', async () => {
+    const account = await registerAccount(t.app);
+    const res = await request(t.app)
+      .post('/api/auth/refresh')
+      .set('Cookie', `theme=dark; refresh_token=${account.refreshToken}`);
+    expect(res.status).toBe(200);
+    expect((res.headers['set-cookie'] as unknown as string[])[0]).toContain(
+      `refresh_token=${res.body.refreshToken}`,
+    );
+  });
+
+  it('prefers the token in the body over the cookie', async () => {
+    const a = await registerAccount(t.app);
+    const b = await registerAccount(t.app);
+    const res = await request(t.app)
+      .post('/api/auth/refresh')
+      .set('Cookie', `refresh_token=${a.refreshToken}`)
+      .send({ refreshToken: b.refreshToken });
+    expect(res.body.user.id).toBe(b.userId);
+  });
+
+  it.each([
+    ['no token at all', undefined, 400, 'VALIDATION_FAILED'],
+    ['an empty token', { refreshToken: '' }, 400, 'VALIDATION_FAILED'],
+    ['a non-string token', { refreshToken: 7 }, 400, 'VALIDATION_FAILED'],
+    ['an extra field', { refreshToken: 'x', extra: 1 }, 400, 'VALIDATION_FAILED'],
+    ['a malformed token', { refreshToken: 'abc.def.ghi' }, 401, 'TOKEN_INVALID'],
+  ])('answers %s with a 4xx problem and changes nothing', async (_case, body, status, code) => {
+    const before = await t.db.prisma.refreshToken.count();
+    const res =
+      body === undefined
+        ? await request(t.app).post('/api/auth/refresh')
+        : await request(t.app).post('/api/auth/refresh').send(body);
+    expect(res.status).toBe(status);
+    expect(res.body.code).toBe(code);
+    expect(await t.db.prisma.refreshToken.count()).toBe(before);
+  });
+
+  it('refuses an expired refresh token with 401 TOKEN_EXPIRED', async () => {
+    const account = await registerAccount(t.app);
+    const { jwt: cfg } = t.config;
+    const c = claims(account.refreshToken);
+    const expired = jwt.sign(
+      { typ: 'refresh', sid: c.sid, iat: c.iat - 7200, exp: c.iat - 3600 },
+      cfg.refreshSecret,
+      {
+        subject: c.sub,
+        issuer: cfg.issuer,
+        audience: cfg.audience,
+        jwtid: c.jti,
+      },
+    );
+    const res = await refresh(t.app, expired);
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('TOKEN_EXPIRED');
+  });
+
+  it('refuses a token signed by us whose row does not match (hash mismatch)', async () => {
+    const account = await registerAccount(t.app);
+    const { jwt: cfg } = t.config;
+    const c = claims(account.refreshToken);
+    // Same jti, different token bytes: a row lookup by id alone would accept it.
+    const lookalike = jwt.sign(
+      { typ: 'refresh', sid: c.sid, iat: c.iat + 1, exp: c.exp },
+      cfg.refreshSecret,
+      {
+        subject: c.sub,
+        issuer: cfg.issuer,
+        audience: cfg.audience,
+        jwtid: c.jti,
+      },
+    );
+    const res = await refresh(t.app, lookalike);
+    expect(res.status).toBe(401);
+    expect((await refresh(t.app, account.refreshToken)).status).toBe(200);
+  });
+});
