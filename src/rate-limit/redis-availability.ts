@@ -56,7 +56,7 @@ export class RedisAvailability {
     this.#retryIntervalMs = retryIntervalMs;
   }
 
-  /** True while counts go to Redis; read on every request, so it is a plain field. */
+  /** True while counts go to Redis. Read on every request: a field read, no work. */
   get usingRedis(): boolean {
     return this.#usingRedis;
   }
