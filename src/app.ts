@@ -13,9 +13,13 @@ import { errorHandler, notFoundHandler } from './http/error-handler';
 import { jsonBody } from './http/json-body';
 import { installRequestContext } from './http/request-context';
 import type { Logger } from './logger';
+import { createRateLimiters } from './rate-limit/rate-limiters';
 import type { Redis } from './redis/redis-client';
 import { createDocsRouter } from './docs/docs.router';
 import { APP_VERSION } from './version';
+
+/** Routes (under `/api`) that take a password: strict limits per address and per account. */
+const SIGN_IN_PATHS = ['/auth/login', '/auth/register'];
 
 /** Everything the app needs, built by the entry point (or a test) and passed in. */
 export interface AppDeps {
@@ -55,7 +59,9 @@ export function createApp({
     }),
   );
 
-  app.use('/health', createHealthRouter({ db, redis, isShuttingDown }));
+  const limits = createRateLimiters({ config, logger, redis });
+  // Mounted before any limiter: probes are never rate limited.
+  app.use('/health', createHealthRouter({ db, redis, isShuttingDown, rateLimit: limits.state }));
 
   if (config.apiDocs.enabled) app.use('/docs', createDocsRouter(APP_VERSION));
 
@@ -69,7 +75,15 @@ export function createApp({
   });
 
   const api = Router();
+  // Per-address limits run before the body is parsed: a flood is turned away for the price of
+  // one counter, not of reading its bodies. Paths match case-insensitively and with a trailing
+  // slash, as the routes themselves do, so neither escapes its limit.
+  api.use(limits.api);
+  api.use(SIGN_IN_PATHS, limits.auth);
+  api.use('/auth/refresh', limits.refresh);
   api.use(jsonBody(config.http.bodyLimit));
+  // The per-account limit reads the email from the parsed body.
+  api.use(SIGN_IN_PATHS, limits.authEmail);
   api.use(
     '/auth',
     createAuthRouter({ auth, tokens, refreshCookieSecure: config.auth.refreshCookieSecure }),

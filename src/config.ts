@@ -43,6 +43,9 @@ const optionalString = z
   .transform((value) => (value === '' ? undefined : value))
   .optional();
 
+// The memory stores clear expired counts with a timer, and Node's timers stop at 2^31 - 1 ms.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const url = (protocols: readonly string[]) =>
   optionalString.refine(
     (value) => {
@@ -65,6 +68,21 @@ const envSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']),
   REDIS_COMMAND_TIMEOUT_MS: int(250, 10),
   REDIS_CONNECT_TIMEOUT_MS: int(2_000, 100),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[\w:.-]{0,64}$/, {
+      message: 'must be at most 64 letters, digits, or _ : . - (for example myapp:)',
+    })
+    .default(''),
+  RATE_LIMIT_API_MAX: int(300, 1),
+  RATE_LIMIT_API_WINDOW_MS: int(60_000, 1_000, MAX_TIMER_MS),
+  RATE_LIMIT_AUTH_MAX: int(20, 1),
+  RATE_LIMIT_AUTH_EMAIL_MAX: int(5, 1),
+  RATE_LIMIT_AUTH_WINDOW_MS: int(15 * 60_000, 1_000, MAX_TIMER_MS),
+  RATE_LIMIT_REFRESH_MAX: int(60, 1),
+  RATE_LIMIT_REFRESH_WINDOW_MS: int(15 * 60_000, 1_000, MAX_TIMER_MS),
+  RATE_LIMIT_IPV6_SUBNET: int(56, 32, 64),
   JWT_ACCESS_SECRET: optionalString,
   JWT_REFRESH_SECRET: optionalString,
   JWT_ISSUER: z.string().trim().min(1).default('express-production-template'),
@@ -120,6 +138,20 @@ export interface Config {
     readonly url: string | undefined;
     readonly commandTimeoutMs: number;
     readonly connectTimeoutMs: number;
+    /** Put before every key this app writes, so several apps can share one Redis database. */
+    readonly keyPrefix: string;
+  };
+  readonly rateLimit: {
+    /** Every request under `/api`, per client address. */
+    readonly api: RateLimitPolicy;
+    /** `register` and `login` together, per client address. */
+    readonly auth: RateLimitPolicy;
+    /** `register` and `login` per (client address, email): cuts off a run against one account. */
+    readonly authEmail: RateLimitPolicy;
+    /** `refresh`, per client address. */
+    readonly refresh: RateLimitPolicy;
+    /** IPv6 clients are counted per subnet of this prefix length: one host often owns a /64. */
+    readonly ipv6Subnet: number;
   };
   readonly jwt: {
     readonly accessSecret: string;
@@ -149,6 +181,12 @@ export interface Config {
   readonly shutdown: { readonly timeoutMs: number };
   readonly cluster: { readonly enabled: boolean; readonly maxWorkers: number };
   readonly memory: { readonly monitoring: boolean; readonly thresholdMb: number };
+}
+
+/** At most `limit` requests per `windowMs` (a fixed window). */
+export interface RateLimitPolicy {
+  readonly limit: number;
+  readonly windowMs: number;
 }
 
 /** What loading produced: the config plus warnings to log once a logger exists. */
@@ -234,6 +272,17 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       url: vars.REDIS_URL,
       commandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS,
       connectTimeoutMs: vars.REDIS_CONNECT_TIMEOUT_MS,
+      keyPrefix: vars.REDIS_KEY_PREFIX,
+    },
+    rateLimit: {
+      api: { limit: vars.RATE_LIMIT_API_MAX, windowMs: vars.RATE_LIMIT_API_WINDOW_MS },
+      auth: { limit: vars.RATE_LIMIT_AUTH_MAX, windowMs: vars.RATE_LIMIT_AUTH_WINDOW_MS },
+      authEmail: {
+        limit: vars.RATE_LIMIT_AUTH_EMAIL_MAX,
+        windowMs: vars.RATE_LIMIT_AUTH_WINDOW_MS,
+      },
+      refresh: { limit: vars.RATE_LIMIT_REFRESH_MAX, windowMs: vars.RATE_LIMIT_REFRESH_WINDOW_MS },
+      ipv6Subnet: vars.RATE_LIMIT_IPV6_SUBNET,
     },
     jwt: {
       accessSecret,

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Database } from '../db/database';
+import type { RateLimitState } from '../rate-limit/store-selection';
 import type { Redis } from '../redis/redis-client';
 
 /** One dependency check of the readiness probe. */
@@ -18,6 +19,8 @@ export interface HealthDeps {
   /** True once shutdown has begun: readiness must fail first so load balancers stop sending. */
   isShuttingDown: () => boolean;
   checkTimeoutMs?: number;
+  /** Where rate limits count now: a Redis outage shows here as `memory-fallback`. */
+  rateLimit?: (() => RateLimitState) | undefined;
 }
 
 /**
@@ -31,6 +34,7 @@ export function createHealthRouter({
   redis,
   isShuttingDown,
   checkTimeoutMs = 1_000,
+  rateLimit,
 }: HealthDeps): Router {
   const router = Router();
 
@@ -46,7 +50,10 @@ export function createHealthRouter({
     const shuttingDown = isShuttingDown();
     const ready =
       !shuttingDown && checks.every((check) => check.status === 'up' || !check.critical);
-    const degraded = checks.some((check) => check.status === 'down');
+    const rateLimitState = rateLimit?.();
+    const degraded =
+      checks.some((check) => check.status === 'down') ||
+      rateLimitState?.store === 'memory-fallback';
     res
       .status(ready ? 200 : 503)
       .set('Cache-Control', 'no-store')
@@ -59,6 +66,7 @@ export function createHealthRouter({
               ? 'degraded'
               : 'ok',
         checks,
+        ...(rateLimitState ? { rateLimit: rateLimitState } : {}),
       });
   });
 

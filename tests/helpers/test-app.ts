@@ -7,6 +7,7 @@ import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { openDatabase, type Database } from '../../src/db/database';
 import { createLogger, type Logger } from '../../src/logger';
+import { GENEROUS_LIMITS } from './limits';
 import { pgliteTemplateDir } from './pglite-template';
 
 export interface TestApp {
@@ -29,7 +30,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'test-app-'));
   cpSync(pgliteTemplateDir(), path.join(dataDir, 'pglite'), { recursive: true });
   const { config } = loadConfig({
-    env: { NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'debug', ...env },
+    env: { NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'debug', ...GENEROUS_LIMITS, ...env },
     envFile: false,
   });
   const logs: Array<Record<string, unknown>> = [];

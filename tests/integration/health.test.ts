@@ -14,13 +14,14 @@ describe('health probes', () => {
     expect(res.body).toEqual({ status: 'ok' });
   });
 
-  it('reports ready with the database check and its latency', async () => {
+  it('reports ready with the database check, its latency, and where rate limits count', async () => {
     const res = await request(t.app).get('/health/ready');
     expect(res.status).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.body).toEqual({
       status: 'ok',
       checks: [{ name: 'database', status: 'up', critical: true, latencyMs: expect.any(Number) }],
+      rateLimit: { store: 'memory', scope: 'process' },
     });
   });
 

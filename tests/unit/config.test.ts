@@ -68,6 +68,46 @@ describe('loadConfig', () => {
     expect(config.memory).toEqual({ monitoring: true, thresholdMb: 256 });
   });
 
+  it('has rate limits and a Redis key prefix by default, each overridable', () => {
+    expect(load({}).config).toMatchObject({
+      redis: { keyPrefix: '' },
+      rateLimit: {
+        api: { limit: 300, windowMs: 60_000 },
+        auth: { limit: 20, windowMs: 900_000 },
+        authEmail: { limit: 5, windowMs: 900_000 },
+        refresh: { limit: 60, windowMs: 900_000 },
+        ipv6Subnet: 56,
+      },
+    });
+    const { config } = load({
+      REDIS_KEY_PREFIX: 'shop:',
+      RATE_LIMIT_API_MAX: '10',
+      RATE_LIMIT_API_WINDOW_MS: '1000',
+      RATE_LIMIT_AUTH_EMAIL_MAX: '3',
+      RATE_LIMIT_AUTH_WINDOW_MS: '60000',
+      RATE_LIMIT_IPV6_SUBNET: '64',
+    });
+    expect(config.redis.keyPrefix).toBe('shop:');
+    expect(config.rateLimit.api).toEqual({ limit: 10, windowMs: 1_000 });
+    expect(config.rateLimit.authEmail).toEqual({ limit: 3, windowMs: 60_000 });
+    expect(config.rateLimit.ipv6Subnet).toBe(64);
+  });
+
+  it('rejects a rate limit of 0, a window the memory store cannot time, and odd key prefixes', () => {
+    const problems = problemsOf({
+      RATE_LIMIT_API_MAX: '0',
+      RATE_LIMIT_REFRESH_WINDOW_MS: String(2 ** 31),
+      RATE_LIMIT_IPV6_SUBNET: '128',
+      REDIS_KEY_PREFIX: 'my app*',
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^REDIS_KEY_PREFIX: /),
+      'RATE_LIMIT_API_MAX: must be at least 1',
+      expect.stringMatching(/^RATE_LIMIT_REFRESH_WINDOW_MS: must be at most 2147483647/),
+      'RATE_LIMIT_IPV6_SUBNET: must be at most 64',
+    ]);
+  });
+
   it('splits FRONTEND_URL into a CORS allowlist', () => {
     const { config } = load({ FRONTEND_URL: 'https://a.example.com, https://b.example.com ,' });
     expect(config.http.corsOrigins).toEqual(['https://a.example.com', 'https://b.example.com']);

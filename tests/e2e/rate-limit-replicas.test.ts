@@ -1,0 +1,171 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { startApp, type AppProcess } from '../helpers/e2e/app-process';
+import { requestFrom } from '../helpers/e2e/client-address';
+import { startNginx, type NginxServer } from '../helpers/e2e/nginx';
+import {
+  createTestDatabase,
+  sharedPostgresAdminUrl,
+  type TestDatabase,
+} from '../helpers/e2e/postgres';
+import { startRedis, type RedisServer } from '../helpers/e2e/redis';
+
+const MIGRATE = path.resolve(__dirname, '../../dist/db/cli/migrate.js');
+/** The `/api` limit per client address in these tests. */
+const N = 10;
+
+describe('rate limits over two replicas behind nginx least_conn', () => {
+  let database: TestDatabase;
+  let redis: RedisServer;
+  let apps: AppProcess[] = [];
+  let nginx: NginxServer | undefined;
+
+  beforeAll(async () => {
+    [database, redis] = await Promise.all([
+      createTestDatabase(sharedPostgresAdminUrl()),
+      startRedis(),
+    ]);
+    await promisify(execFile)(process.execPath, [MIGRATE], {
+      env: { PATH: process.env.PATH, DATABASE_URL: database.url },
+    });
+  });
+  afterEach(async () => {
+    await nginx?.destroy();
+    await Promise.all(apps.map((app) => app.stop()));
+    nginx = undefined;
+    apps = [];
+  });
+  afterAll(async () => {
+    await redis?.destroy();
+    await database?.drop();
+  });
+
+  async function startReplicas(env: Record<string, string>): Promise<NginxServer> {
+    const common = {
+      DATABASE_URL: database.url,
+      TRUST_PROXY: '1',
+      RATE_LIMIT_API_MAX: String(N),
+      ...env,
+    };
+    apps = await Promise.all([startApp({ env: common }), startApp({ env: common })]);
+    nginx = await startNginx(apps.map((app) => app.port));
+    return nginx;
+  }
+
+  /** `total` requests from the client address `from` through nginx, five at a time. */
+  async function burst(proxy: NginxServer, from: string, urlPath: string, total: number) {
+    const statuses: number[] = [];
+    for (let sent = 0; sent < total; sent += 5) {
+      const batch = Array.from({ length: Math.min(5, total - sent) }, () =>
+        requestFrom(from, `${proxy.url}${urlPath}`).then((res) => res.status),
+      );
+      statuses.push(...(await Promise.all(batch)));
+    }
+    return statuses;
+  }
+
+  /** For each replica (by port): how many requests to `urlPath` it answered, and how many passed the limiter. */
+  function perReplica(proxy: NginxServer, urlPath: string) {
+    const lines = proxy.accessLog().filter((line) => line.includes(` GET ${urlPath} `));
+    return apps.map((app) => {
+      const served = lines.filter((line) => line.endsWith(`upstream=127.0.0.1:${app.port}`));
+      return {
+        served: served.length,
+        passed: served.filter((line) => line.split(' ')[1] === '404').length,
+      };
+    });
+  }
+
+  const count = (statuses: number[], status: number) => statuses.filter((s) => s === status).length;
+
+  it('with Redis: exactly N requests from one client pass in total, whichever replica served them', async () => {
+    const proxy = await startReplicas({ REDIS_URL: redis.url });
+    const statuses = await burst(proxy, '127.0.0.2', '/api/counted', 3 * N);
+    expect({ passed: count(statuses, 404), limited: count(statuses, 429) }).toEqual({
+      passed: N,
+      limited: 2 * N,
+    });
+    const replicas = perReplica(proxy, '/api/counted');
+    for (const replica of replicas) expect(replica.served).toBeGreaterThan(0);
+
+    // One count in Redis for the client's real address (nginx connects from 127.0.0.1).
+    const inspector = new Redis(redis.url);
+    try {
+      expect(await inspector.get('rl:api:127.0.0.2')).toBe(String(3 * N));
+    } finally {
+      inspector.disconnect();
+    }
+
+    const ready = await fetch(`${proxy.url}/health/ready`).then((res) => res.json());
+    expect(ready).toMatchObject({ status: 'ok', rateLimit: { store: 'redis', scope: 'fleet' } });
+    for (const app of apps) {
+      expect(app.logs()).toContainEqual(
+        expect.objectContaining({ component: 'rate-limit', store: 'redis', scope: 'fleet' }),
+      );
+    }
+  });
+
+  it('with Redis: keys on the address nginx saw, so a client cannot pick its own with X-Forwarded-For', async () => {
+    const proxy = await startReplicas({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'xff-test:' });
+    await burst(proxy, '127.0.0.3', '/api/spoof', N);
+    for (const forged of ['203.0.113.50', '203.0.113.51, 198.51.100.9']) {
+      const res = await requestFrom('127.0.0.3', `${proxy.url}/api/spoof`, {
+        headers: { 'X-Forwarded-For': forged },
+      });
+      expect(res.status).toBe(429);
+      expect(res.headers.ratelimit).toMatch(/^"api"; r=0; t=\d+$/);
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'RATE_LIMITED' });
+    }
+    // Another client behind the same nginx has its own count.
+    expect((await requestFrom('127.0.0.4', `${proxy.url}/api/spoof`)).status).toBe(404);
+
+    // The sign-in limiters stack on the same request without tripping express-rate-limit's
+    // double-count check, which tells Redis stores apart by their prefix.
+    const login = await requestFrom('127.0.0.5', `${proxy.url}/api/auth/login`, {
+      method: 'POST',
+      body: JSON.stringify({ email: 'someone@example.com', password: 'x' }),
+    });
+    expect(login.status).toBe(401); // through every limiter to the route: no such account
+    expect(login.headers.ratelimit).toMatch(/"api"; r=\d+; t=\d+, "auth"; .*, "auth-email"; /);
+    const inspector = new Redis(redis.url);
+    try {
+      expect(await inspector.exists('xff-test:rl:api:127.0.0.3')).toBe(1);
+      expect(await inspector.keys('xff-test:rl:auth-email:127.0.0.5|*')).toHaveLength(1);
+    } finally {
+      inspector.disconnect();
+    }
+    for (const app of apps) {
+      const complaints = app
+        .logs()
+        .filter((line) => line.component === 'rate-limit' && line.level !== 'info');
+      expect(complaints).toEqual([]);
+    }
+  });
+
+  it('without Redis: each replica counts on its own, so one client gets up to N per replica', async () => {
+    const proxy = await startReplicas({});
+    const statuses = await burst(proxy, '127.0.0.2', '/api/counted', 3 * N);
+    const replicas = perReplica(proxy, '/api/counted');
+    for (const replica of replicas) {
+      expect(replica.served).toBeGreaterThan(0);
+      expect(replica.passed).toBe(Math.min(N, replica.served));
+    }
+    // The documented per-replica difference: more than N pass in total (2N when both replicas
+    // served at least N of the requests).
+    const passed = count(statuses, 404);
+    expect(passed).toBe(replicas.reduce((sum, replica) => sum + replica.passed, 0));
+    expect(passed).toBeGreaterThan(N);
+
+    const ready = (await fetch(`${proxy.url}/health/ready`).then((res) => res.json())) as {
+      rateLimit: unknown;
+    };
+    expect(ready.rateLimit).toEqual({ store: 'memory', scope: 'process' });
+    for (const app of apps) {
+      const startup = app.logs().find((line) => line.component === 'rate-limit');
+      expect(startup).toMatchObject({ store: 'memory', scope: 'process' });
+      expect(startup?.msg).toMatch(/per process/);
+    }
+  });
+});
