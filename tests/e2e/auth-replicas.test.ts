@@ -3,7 +3,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import jwt from 'jsonwebtoken';
 import { startApp, type AppProcess } from '../helpers/e2e/app-process';
-import { GENEROUS_LIMITS } from '../helpers/limits';
 import {
   createTestDatabase,
   sharedPostgresAdminUrl,
@@ -37,7 +36,7 @@ describe('auth over real PostgreSQL with two replicas', () => {
     await promisify(execFile)(process.execPath, [MIGRATE], {
       env: { PATH: process.env.PATH, DATABASE_URL: database.url },
     });
-    const env = { DATABASE_URL: database.url, ...SECRETS, ...GENEROUS_LIMITS };
+    const env = { DATABASE_URL: database.url, ...SECRETS };
     [a, b] = await Promise.all([startApp({ env }), startApp({ env })]);
   });
   afterAll(async () => {

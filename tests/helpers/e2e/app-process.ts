@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { GENEROUS_LIMITS } from '../limits';
 import { spawnTracked, type RunningProcess } from './child-processes';
 import { freePort } from './ports';
 
@@ -47,6 +48,8 @@ export async function startApp({
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       SHUTDOWN_TIMEOUT_MS: '10000',
+      // Every test client is 127.0.0.1; tests of the limits pass their own.
+      ...GENEROUS_LIMITS,
       ...env,
       PORT: String(port),
       DATA_DIR: dataDir,
