@@ -6,8 +6,10 @@
 # switches traffic. Docker is the state: the service's running containers are the instances, and
 # their image tag is their version.
 #
-# UNVERIFIED: no Docker engine runs where this template is tested. The orchestration is the one
-# the local driver runs in the e2e tests; this file only maps its operations onto docker commands.
+# UNVERIFIED against a real engine: no Docker engine runs where this template is tested. The
+# orchestration is the one the local driver runs under load in the e2e tests; this file only maps
+# its operations onto docker commands, whose order tests/e2e/deploy-compose-driver.test.ts checks
+# against a fake docker CLI.
 #
 # Each compose_<operation> is called as `driver <operation>` by deploy.sh, which sets the options.
 # shellcheck disable=SC2153,SC2154 # the option variables are defined in deploy.sh, which sources this

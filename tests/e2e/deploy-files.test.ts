@@ -111,6 +111,7 @@ describe('the deploy scripts', () => {
       'scripts/lib/deploy.sh',
       'scripts/lib/deploy-driver-local.sh',
       'scripts/lib/deploy-driver-compose.sh',
+      'tests/helpers/e2e/fake-docker.sh',
       'quick-start.sh',
     ]);
     expect(result).toEqual({ code: 0, output: '' });
