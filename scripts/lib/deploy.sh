@@ -132,12 +132,12 @@ Migrations run once, before any new instance starts (they must suit both version
 Options:
   --driver compose|local   compose (default): the api service of the compose file, through
                            'docker compose'. local: plain 'node dist/server.js' processes on
-                           127.0.0.1, on free ports, tracked in the state directory.
+                           127.0.0.1, on free ports, tracked in the state directory (Linux).
   --replicas N             instances to end with (default: as many as run now, or 3)
   --env-file FILE          the app's environment (default: .env.prod). compose: passed to
-                           'docker compose --env-file'. local: the only environment the
-                           instances get (ENV_FILE), plus PORT, HOST=127.0.0.1, INSTANCE_ID and
-                           DATA_DIR=<state dir>/data.
+                           'docker compose --env-file' (the containers read the compose file's
+                           env_file). local: the only environment the instances get (ENV_FILE),
+                           plus PORT, HOST=127.0.0.1, INSTANCE_ID and DATA_DIR=<state dir>/data.
   --state-dir DIR          lock file; local driver: instances, logs (default: .deploy)
   --ready-timeout SEC      how long a new instance may take to answer /health/ready 200 (60)
   --drain-timeout SEC      how long to wait for nginx's old workers after a reload (60)
