@@ -29,16 +29,23 @@ usage() {
 Usage: ./quick-start.sh [command] [args...]
 
 Commands:
-  dev            Development server with reload (pnpm dev): embedded PostgreSQL, no Redis needed
-  dev-cluster    Development server as a cluster of workers (pnpm dev:cluster)
-  prod-cluster   Build, then run the production cluster locally (pnpm build && pnpm start:cluster)
-  compose-dev    docker compose up --build (docker-compose.yml)
-  compose-prod   docker compose -f docker-compose.prod.yml up --build
-  migrate        Apply database migrations (pnpm db:migrate; DATABASE_URL or the embedded database)
-  test [args]    Install missing system test binaries (nginx, PostgreSQL, Redis), then run every
-                 test tier (pnpm test:all [args])
-  bench          Run the benchmarks (pnpm bench)
-  help           Show this help
+  dev                       Development server with reload (pnpm dev): embedded PostgreSQL, no
+                            Redis needed
+  dev-cluster               Development server as a cluster of workers (pnpm dev:cluster)
+  prod-cluster              Build, then run the production cluster locally (pnpm build &&
+                            pnpm start:cluster)
+  compose-dev               docker compose up --build (docker-compose.yml)
+  compose-prod              docker compose -f docker-compose.prod.yml --env-file .env.prod
+                            up --build
+  deploy-rolling [args]     Rolling deploy: scripts/deploy-rolling.sh [args] (--help lists them)
+  deploy-blue-green [args]  Blue-green deploy: scripts/deploy-blue-green.sh [args]
+  migrate                   Apply database migrations (pnpm db:migrate; DATABASE_URL or the
+                            embedded database)
+  test [args]               Install missing system test binaries (nginx, PostgreSQL, Redis,
+                            docker-compose, shellcheck), then run every test tier
+                            (pnpm test:all [args])
+  bench                     Run the benchmarks (pnpm bench)
+  help                      Show this help
 
 Without a command, and with a terminal on stdin, shows a menu.
 EOF
@@ -181,8 +188,9 @@ cmd_prod_cluster() {
 
 cmd_compose() {
   local file="$1"
+  shift
   if [ ! -f "$file" ]; then
-    die "${file} does not exist yet: it arrives with the deployment issue."
+    die "${file} is missing from this checkout."
   fi
   if ! command -v docker >/dev/null 2>&1; then
     die "docker is not installed: Docker Engine with the compose plugin is needed (https://docs.docker.com/engine/install/)."
@@ -198,8 +206,32 @@ cmd_compose() {
   else
     die "the docker compose plugin is not installed (https://docs.docker.com/compose/install/)."
   fi
-  say "Building and starting the stack (${compose[*]} -f ${file} up --build)"
-  exec "${compose[@]}" -f "$file" up --build
+  say "Building and starting the stack (${compose[*]} -f ${file} $* up --build)"
+  exec "${compose[@]}" -f "$file" "$@" up --build
+}
+
+cmd_compose_prod() {
+  if [ ! -f .env.prod ]; then
+    die "docker-compose.prod.yml reads .env.prod, which does not exist: cp .env.prod.example .env.prod, then replace every CHANGE_ME (openssl rand -base64 48 for each secret)."
+  fi
+  cmd_compose docker-compose.prod.yml --env-file .env.prod
+}
+
+# Both deploy scripts take the same arguments; with none, at a terminal, asks for them.
+cmd_deploy() {
+  local script="scripts/deploy-$1.sh" line args=()
+  shift
+  if [ "$#" -eq 0 ] && [ -t 0 ]; then
+    echo "Arguments for ${script}, for example:"
+    echo "  --driver compose v1.4.0     (production: the image tag to deploy)"
+    echo "  --driver local --env-file .env.prod --nginx-prefix /etc/nginx .   (this built checkout)"
+    echo "  --help                      (every option)"
+    read -r -p "> " line || exit 0
+    read -r -a args <<<"$line"
+    set -- "${args[@]}"
+  fi
+  say "Running ${script} $*"
+  exec "./${script}" "$@"
 }
 
 cmd_migrate() {
@@ -216,7 +248,7 @@ cmd_test() {
   ensure_node
   say "Checking the system binaries the e2e tests run (scripts/install-system-deps.sh)"
   if ! ./scripts/install-system-deps.sh; then
-    die "the e2e tests need nginx, PostgreSQL and Redis binaries: install them as shown above (or run 'pnpm test' for the unit and integration tiers only)."
+    die "the e2e tests need nginx, PostgreSQL, Redis, docker-compose and shellcheck: install them as shown above (or run 'pnpm test' for the unit and integration tiers only)."
   fi
   ensure_deps
   say "Running every test tier (pnpm test:all): build, unit, integration, e2e"
@@ -237,7 +269,9 @@ run_command() {
     dev-cluster) cmd_dev_cluster ;;
     prod-cluster) cmd_prod_cluster ;;
     compose-dev) cmd_compose docker-compose.yml ;;
-    compose-prod) cmd_compose docker-compose.prod.yml ;;
+    compose-prod) cmd_compose_prod ;;
+    deploy-rolling) cmd_deploy rolling "$@" ;;
+    deploy-blue-green) cmd_deploy blue-green "$@" ;;
     migrate) cmd_migrate ;;
     test) cmd_test "$@" ;;
     bench) cmd_bench ;;
@@ -261,12 +295,14 @@ What do you want to run?
   3) Production cluster locally (build, then start)
   4) docker compose up (dev)
   5) docker compose up (prod)
-  6) Apply database migrations
-  7) Run tests (every tier)
-  8) Benchmark
-  9) Quit
+  6) Rolling deploy (one replica at a time)
+  7) Blue-green deploy (a whole new set, then the switch)
+  8) Apply database migrations
+  9) Run tests (every tier)
+ 10) Benchmark
+ 11) Quit
 EOF
-    if ! read -r -p 'Choice [1-9]: ' choice; then
+    if ! read -r -p 'Choice [1-11]: ' choice; then
       echo
       exit 0
     fi
@@ -276,12 +312,14 @@ EOF
       3) run_command prod-cluster ;;
       4) run_command compose-dev ;;
       5) run_command compose-prod ;;
-      6) run_command migrate ;;
-      7) run_command test ;;
-      8) run_command bench ;;
-      9 | q | Q) exit 0 ;;
+      6) run_command deploy-rolling ;;
+      7) run_command deploy-blue-green ;;
+      8) run_command migrate ;;
+      9) run_command test ;;
+      10) run_command bench ;;
+      11 | q | Q) exit 0 ;;
       *)
-        echo "Please enter a number from 1 to 9."
+        echo "Please enter a number from 1 to 11."
         continue
         ;;
     esac

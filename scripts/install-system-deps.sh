@@ -4,8 +4,11 @@
 #   PostgreSQL       (Debian package postgresql; the e2e harness uses initdb/pg_ctl from
 #                     /usr/lib/postgresql/<version>/bin)
 #   redis-server     (Debian package redis-server)
+#   docker-compose   (Debian package docker-compose: validates the compose files offline; no Docker
+#                     engine is needed or installed)
+#   ShellCheck       (Debian package shellcheck: the deploy scripts are checked with it)
 #
-# Does nothing (and takes well under a second) when all three are present. Installs with apt-get
+# Does nothing (and takes well under a second) when all are present. Installs with apt-get
 # when run as root on Debian/Ubuntu; otherwise prints what to install and exits 1.
 # Never starts, stops or reconfigures a PostgreSQL, Redis or nginx that is already running: while
 # it installs, a temporary /usr/sbin/policy-rc.d tells the packages not to touch any service.
@@ -23,12 +26,16 @@ have_postgres() {
   command -v initdb >/dev/null 2>&1
 }
 have_redis() { command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; }
+have_compose() { command -v docker-compose >/dev/null 2>&1; }
+have_shellcheck() { command -v shellcheck >/dev/null 2>&1; }
 
-say "Checking for nginx, PostgreSQL server binaries (initdb/pg_ctl) and redis-server (needed by the e2e tests)"
+say "Checking for nginx, PostgreSQL server binaries (initdb/pg_ctl), redis-server, docker-compose and shellcheck (needed by the e2e tests)"
 missing=()
 have_nginx || missing+=(nginx)
 have_postgres || missing+=(postgresql)
 have_redis || missing+=(redis-server)
+have_compose || missing+=(docker-compose)
+have_shellcheck || missing+=(shellcheck)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   say "All present: nothing to install"
@@ -90,6 +97,8 @@ failed=()
 have_nginx || failed+=(nginx)
 have_postgres || failed+=(postgresql)
 have_redis || failed+=(redis-server)
+have_compose || failed+=(docker-compose)
+have_shellcheck || failed+=(shellcheck)
 if [ "${#failed[@]}" -ne 0 ]; then
   warn "still missing after the install: ${failed[*]}"
   exit 1

@@ -9,6 +9,10 @@ const INSTALL_HINT: Record<string, string> = {
     'the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@17)',
   pg_ctl:
     'the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@17)',
+  'docker-compose':
+    'Docker Compose, which validates compose files without a Docker engine (Debian/Ubuntu: apt-get install docker-compose)',
+  shellcheck:
+    'ShellCheck (Debian/Ubuntu: apt-get install shellcheck; macOS: brew install shellcheck)',
 };
 
 /**
