@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GENEROUS_LIMITS } from '../limits';
@@ -39,7 +39,7 @@ export async function startApp({
   timeoutMs = 30_000,
 }: StartAppOptions = {}): Promise<AppProcess> {
   const port = Number(env.PORT ?? (await freePort()));
-  const dataDir = env.DATA_DIR ?? mkdtempSync(path.join(os.tmpdir(), 'e2e-app-'));
+  const dataDir = env.DATA_DIR ?? createdDataDir();
   const proc = spawnTracked(process.execPath, [SERVER], {
     cwd: dataDir, // no stray .env is read
     env: {
@@ -99,4 +99,16 @@ async function waitUntilOk(app: AppProcess, urlPath: string, timeoutMs: number):
       throw new Error(`${urlPath} was not ready within ${timeoutMs} ms:\n${app.output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+const createdDataDirs: string[] = [];
+// Kept for the whole test file (a test may restart an app on the same folder), removed at its end.
+process.on('exit', () => {
+  for (const dir of createdDataDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function createdDataDir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'e2e-app-'));
+  createdDataDirs.push(dir);
+  return dir;
 }
