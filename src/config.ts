@@ -10,7 +10,8 @@ import { z } from 'zod';
  *
  * Production differs from development only through what this schema makes explicit: in
  * production the database URL and both JWT secrets are required and checked; elsewhere, missing
- * secrets are generated once per machine (see {@link loadDevSecrets}).
+ * secrets are generated once per machine (see {@link loadDevSecrets}). The shutdown drain delay
+ * defaults to 5 s in production and 0 elsewhere (both documented in the README's table).
  */
 
 /** Secret values shipped in `.env.example` and `.env.prod.example`; production refuses them. */
@@ -29,13 +30,15 @@ const bool = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((value) => value === 'true' || value === '1');
 
-const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce
     .number({ message: 'must be a number' })
     .int({ message: 'must be a whole number' })
     .min(min, { message: `must be at least ${min}` })
-    .max(max, { message: `must be at most ${max}` })
-    .default(fallback);
+    .max(max, { message: `must be at most ${max}` });
+
+const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  wholeNumber(min, max).default(fallback);
 
 const optionalString = z
   .string()
@@ -85,6 +88,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   INSTANCE_ID: optionalString,
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100),
+  // Its default depends on NODE_ENV (see loadConfig), so it has none here.
+  SHUTDOWN_DRAIN_DELAY_MS: wholeNumber(0).optional(),
   DATA_DIR: z.string().trim().min(1).default('.data'),
   CLUSTER_MODE: bool(false),
   MAX_WORKERS: int(os.availableParallelism(), 1, 1024),
@@ -119,7 +124,15 @@ export interface Config {
     readonly bodyLimit: string;
   };
   readonly log: { readonly level: string };
-  readonly shutdown: { readonly timeoutMs: number };
+  readonly shutdown: {
+    /** The whole graceful shutdown, drain delay included, must finish within this. */
+    readonly timeoutMs: number;
+    /**
+     * How long the instance keeps serving after `/health/ready` turns 503, so that load balancers
+     * see it and stop sending before the listener closes.
+     */
+    readonly drainDelayMs: number;
+  };
   readonly cluster: { readonly enabled: boolean; readonly maxWorkers: number };
   readonly memory: { readonly monitoring: boolean; readonly thresholdMb: number };
 }
@@ -166,6 +179,15 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const isProduction = vars.NODE_ENV === 'production';
   const warnings: string[] = [];
   const problems: string[] = [];
+
+  // Production waits for load balancers to notice readiness failing; elsewhere nobody is
+  // watching, and a developer's Ctrl-C or a watch-mode restart should not wait 5 s.
+  const drainDelayMs = vars.SHUTDOWN_DRAIN_DELAY_MS ?? (isProduction ? 5_000 : 0);
+  if (drainDelayMs >= vars.SHUTDOWN_TIMEOUT_MS) {
+    problems.push(
+      `SHUTDOWN_DRAIN_DELAY_MS: must be shorter than SHUTDOWN_TIMEOUT_MS (${vars.SHUTDOWN_TIMEOUT_MS}), which also covers in-flight requests and closing connections`,
+    );
+  }
 
   if (isProduction && !vars.DATABASE_URL) {
     problems.push(
@@ -217,7 +239,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       bodyLimit: vars.BODY_LIMIT.toLowerCase(),
     },
     log: { level: vars.LOG_LEVEL },
-    shutdown: { timeoutMs: vars.SHUTDOWN_TIMEOUT_MS },
+    shutdown: { timeoutMs: vars.SHUTDOWN_TIMEOUT_MS, drainDelayMs },
     cluster: { enabled: vars.CLUSTER_MODE, maxWorkers: vars.MAX_WORKERS },
     memory: { monitoring: vars.ENABLE_MEMORY_MONITORING, thresholdMb: vars.MEMORY_THRESHOLD_MB },
   };

@@ -57,6 +57,7 @@ export async function startServer(): Promise<http.Server> {
     server,
     logger,
     timeoutMs: config.shutdown.timeoutMs,
+    drainDelayMs: config.shutdown.drainDelayMs,
     onStart: () => {
       shuttingDown = true;
     },

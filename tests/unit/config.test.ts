@@ -104,6 +104,33 @@ describe('loadConfig', () => {
   });
 });
 
+describe('graceful shutdown settings', () => {
+  it('drains for 5 s by default in production, so load balancers see readiness fail first', () => {
+    expect(load(production).config.shutdown).toEqual({ timeoutMs: 10_000, drainDelayMs: 5_000 });
+  });
+
+  it('does not drain by default outside production, where no load balancer is watching', () => {
+    expect(load({}).config.shutdown).toEqual({ timeoutMs: 10_000, drainDelayMs: 0 });
+    expect(load({ NODE_ENV: 'test' }).config.shutdown.drainDelayMs).toBe(0);
+  });
+
+  it('takes an explicit drain delay in any environment', () => {
+    expect(load({ SHUTDOWN_DRAIN_DELAY_MS: '0', ...production }).config.shutdown.drainDelayMs).toBe(
+      0,
+    );
+    expect(load({ SHUTDOWN_DRAIN_DELAY_MS: '1500' }).config.shutdown.drainDelayMs).toBe(1_500);
+  });
+
+  it('rejects a drain delay that leaves no time within the shutdown timeout', () => {
+    expect(problemsOf({ SHUTDOWN_DRAIN_DELAY_MS: '10000' })).toEqual([
+      expect.stringMatching(/^SHUTDOWN_DRAIN_DELAY_MS: must be shorter than SHUTDOWN_TIMEOUT_MS/),
+    ]);
+    expect(problemsOf({ SHUTDOWN_DRAIN_DELAY_MS: '-1' })[0]).toMatch(
+      /^SHUTDOWN_DRAIN_DELAY_MS: must be at least 0/,
+    );
+  });
+});
+
 describe('production secrets', () => {
   it('accepts strong, distinct secrets and a database URL', () => {
     const { config, warnings } = load(production);
