@@ -95,6 +95,8 @@ const envSchema = z.object({
   MAX_WORKERS: int(os.availableParallelism(), 1, 1024),
   ENABLE_MEMORY_MONITORING: bool(false),
   MEMORY_THRESHOLD_MB: int(512, 16),
+  MEMORY_MONITOR_INTERVAL_MS: int(60_000, 1_000),
+  EVENT_LOOP_DELAY_THRESHOLD_MS: int(50, 1),
 });
 
 /** The validated, frozen configuration of one process. */
@@ -134,7 +136,16 @@ export interface Config {
     readonly drainDelayMs: number;
   };
   readonly cluster: { readonly enabled: boolean; readonly maxWorkers: number };
-  readonly memory: { readonly monitoring: boolean; readonly thresholdMb: number };
+  readonly memory: {
+    /** Log memory use every `intervalMs`, as a warning above `thresholdMb` of rss. */
+    readonly monitoring: boolean;
+    readonly thresholdMb: number;
+    readonly intervalMs: number;
+  };
+  readonly eventLoop: {
+    /** An event-loop delay at least this long is logged as a warning (rate-limited). */
+    readonly delayThresholdMs: number;
+  };
 }
 
 /** What loading produced: the config plus warnings to log once a logger exists. */
@@ -241,7 +252,12 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     log: { level: vars.LOG_LEVEL },
     shutdown: { timeoutMs: vars.SHUTDOWN_TIMEOUT_MS, drainDelayMs },
     cluster: { enabled: vars.CLUSTER_MODE, maxWorkers: vars.MAX_WORKERS },
-    memory: { monitoring: vars.ENABLE_MEMORY_MONITORING, thresholdMb: vars.MEMORY_THRESHOLD_MB },
+    memory: {
+      monitoring: vars.ENABLE_MEMORY_MONITORING,
+      thresholdMb: vars.MEMORY_THRESHOLD_MB,
+      intervalMs: vars.MEMORY_MONITOR_INTERVAL_MS,
+    },
+    eventLoop: { delayThresholdMs: vars.EVENT_LOOP_DELAY_THRESHOLD_MS },
   };
   return { config: deepFreeze(config), warnings };
 }

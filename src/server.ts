@@ -3,6 +3,8 @@ import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/database';
 import { createLogger } from './logger';
+import { startEventLoopMonitor } from './metrics/event-loop-monitor';
+import { startMemoryMonitor } from './metrics/memory-monitor';
 import { createRedisClient } from './redis/redis-client';
 import { createShutdown } from './shutdown';
 
@@ -44,6 +46,18 @@ export async function startServer(): Promise<http.Server> {
       )
     : undefined;
 
+  const eventLoop = startEventLoopMonitor({
+    logger,
+    warnThresholdMs: config.eventLoop.delayThresholdMs,
+  });
+  const memoryMonitor = config.memory.monitoring
+    ? startMemoryMonitor({
+        logger,
+        thresholdMb: config.memory.thresholdMb,
+        intervalMs: config.memory.intervalMs,
+      })
+    : undefined;
+
   let shuttingDown = false;
   const app = createApp({ config, logger, db, redis, isShuttingDown: () => shuttingDown });
   const server = http.createServer(app);
@@ -62,6 +76,8 @@ export async function startServer(): Promise<http.Server> {
       shuttingDown = true;
     },
     closeDependencies: async () => {
+      eventLoop.stop();
+      memoryMonitor?.stop();
       await Promise.allSettled([db.close(), redis?.quit()]);
     },
   });

@@ -44,7 +44,8 @@ describe('loadConfig', () => {
       redis: { url: undefined },
       http: { trustProxy: 0, bodyLimit: '100kb' },
       cluster: { enabled: false },
-      memory: { monitoring: false, thresholdMb: 512 },
+      memory: { monitoring: false, thresholdMb: 512, intervalMs: 60_000 },
+      eventLoop: { delayThresholdMs: 50 },
     });
     expect(config.instanceId).toBe(`${os.hostname()}-${process.pid}`);
     expect(config.cluster.maxWorkers).toBe(os.availableParallelism());
@@ -57,15 +58,18 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config.http.corsOrigins)).toBe(true);
   });
 
-  it('parses the seeds cluster and memory variables', () => {
+  it('parses the seeds cluster and monitoring variables', () => {
     const { config } = load({
       CLUSTER_MODE: 'true',
       MAX_WORKERS: '3',
       ENABLE_MEMORY_MONITORING: '1',
       MEMORY_THRESHOLD_MB: '256',
+      MEMORY_MONITOR_INTERVAL_MS: '30000',
+      EVENT_LOOP_DELAY_THRESHOLD_MS: '100',
     });
     expect(config.cluster).toEqual({ enabled: true, maxWorkers: 3 });
-    expect(config.memory).toEqual({ monitoring: true, thresholdMb: 256 });
+    expect(config.memory).toEqual({ monitoring: true, thresholdMb: 256, intervalMs: 30_000 });
+    expect(config.eventLoop).toEqual({ delayThresholdMs: 100 });
   });
 
   it('splits FRONTEND_URL into a CORS allowlist', () => {
