@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { isIpRange } from './http/ip-allowlist';
 
 /**
  * The only module that reads `process.env`. Everything else receives a {@link Config}.
@@ -23,6 +24,10 @@ export const PLACEHOLDER_SECRETS: readonly string[] = Object.freeze([
 ]);
 
 const MIN_SECRET_BYTES = 32;
+const MIN_METRICS_TOKEN_LENGTH = 16;
+
+/** Who may read metrics when neither METRICS_ALLOW nor METRICS_TOKEN is set: this machine. */
+export const LOOPBACK_ONLY: readonly string[] = Object.freeze(['127.0.0.0/8', '::1']);
 
 const bool = (fallback: boolean) =>
   z
@@ -97,6 +102,29 @@ const envSchema = z.object({
   MEMORY_THRESHOLD_MB: int(512, 16),
   MEMORY_MONITOR_INTERVAL_MS: int(60_000, 1_000),
   EVENT_LOOP_DELAY_THRESHOLD_MS: int(50, 1),
+  METRICS_TOKEN: optionalString.refine(
+    (value) => value === undefined || value.length >= MIN_METRICS_TOKEN_LENGTH,
+    {
+      message: `must be at least ${MIN_METRICS_TOKEN_LENGTH} characters (generate one with: openssl rand -hex 24)`,
+    },
+  ),
+  METRICS_ALLOW: optionalString
+    .transform((value) =>
+      value
+        ?.split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    )
+    .superRefine((entries, context) => {
+      for (const entry of entries ?? []) {
+        if (!isIpRange(entry)) {
+          context.addIssue({
+            code: 'custom',
+            message: `"${entry}" is not an IP address or CIDR range (e.g. 10.0.0.0/8, ::1)`,
+          });
+        }
+      }
+    }),
 });
 
 /** The validated, frozen configuration of one process. */
@@ -141,6 +169,15 @@ export interface Config {
     readonly monitoring: boolean;
     readonly thresholdMb: number;
     readonly intervalMs: number;
+  };
+  readonly metrics: {
+    /** A bearer token the metrics endpoints require; unset, none is required. */
+    readonly token: string | undefined;
+    /**
+     * IPs and CIDR ranges allowed to read metrics (matched against `req.ip`); `undefined` allows
+     * any address, which is only ever the case when a token is required.
+     */
+    readonly allow: readonly string[] | undefined;
   };
   readonly eventLoop: {
     /** An event-loop delay at least this long is logged as a warning (rate-limited). */
@@ -258,6 +295,12 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       intervalMs: vars.MEMORY_MONITOR_INTERVAL_MS,
     },
     eventLoop: { delayThresholdMs: vars.EVENT_LOOP_DELAY_THRESHOLD_MS },
+    metrics: {
+      token: vars.METRICS_TOKEN,
+      // Metrics describe internals (versions, memory, traffic): with no restriction configured
+      // they are served to this machine only, never to the world by accident.
+      allow: vars.METRICS_ALLOW ?? (vars.METRICS_TOKEN ? undefined : LOOPBACK_ONLY),
+    },
   };
   return { config: deepFreeze(config), warnings };
 }

@@ -135,6 +135,33 @@ describe('graceful shutdown settings', () => {
   });
 });
 
+describe('metrics access settings', () => {
+  it('serves metrics to this machine only when no restriction is configured', () => {
+    expect(load({}).config.metrics).toEqual({ token: undefined, allow: ['127.0.0.0/8', '::1'] });
+    expect(load(production).config.metrics.allow).toEqual(['127.0.0.0/8', '::1']);
+  });
+
+  it('lets a token alone open metrics to any address that presents it', () => {
+    const token = 'a-long-enough-metrics-token';
+    expect(load({ METRICS_TOKEN: token }).config.metrics).toEqual({ token, allow: undefined });
+  });
+
+  it('parses METRICS_ALLOW into a list of addresses and ranges', () => {
+    expect(load({ METRICS_ALLOW: ' 10.0.0.0/8, ::1 ,' }).config.metrics.allow).toEqual([
+      '10.0.0.0/8',
+      '::1',
+    ]);
+  });
+
+  it('names each invalid METRICS_ALLOW entry, and refuses a short token', () => {
+    const problems = problemsOf({ METRICS_ALLOW: '10.0.0.0/8,intranet', METRICS_TOKEN: 'short' });
+    expect(problems).toEqual([
+      expect.stringMatching(/^METRICS_TOKEN: must be at least 16 characters/),
+      expect.stringMatching(/^METRICS_ALLOW: "intranet" is not an IP address or CIDR range/),
+    ]);
+  });
+});
+
 describe('production secrets', () => {
   it('accepts strong, distinct secrets and a database URL', () => {
     const { config, warnings } = load(production);
