@@ -1,13 +1,18 @@
 import cors from 'cors';
 import express, { type Express, Router } from 'express';
 import helmet from 'helmet';
+import { appVersion } from './app-version';
 import type { Config } from './config';
 import type { Database } from './db/database';
-import { createHealthRouter } from './health/health.router';
+import { createHealthDetailsRouter, createProbeRouter } from './health/health.router';
+import { restrictMetricsAccess } from './health/metrics-access';
+import { createReadinessCheck } from './health/readiness';
+import type { StatusProvider } from './health/status-provider';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { jsonBody } from './http/json-body';
 import { installRequestContext } from './http/request-context';
 import type { Logger } from './logger';
+import type { Metrics } from './metrics/metrics';
 import type { Redis } from './redis/redis-client';
 
 /** Everything the app needs, built by the entry point (or a test) and passed in. */
@@ -16,20 +21,36 @@ export interface AppDeps {
   logger: Logger;
   db: Database;
   redis?: Redis | undefined;
+  /** The process's metrics (see createMetrics); requests are counted into them. */
+  metrics: Metrics;
   /** True once graceful shutdown has begun. */
   isShuttingDown?: () => boolean;
+  /**
+   * Components that report their state in `/health/metrics`, each under its name: the rate
+   * limiter as `rateLimit`, for example.
+   */
+  statusProviders?: readonly StatusProvider[];
+  /**
+   * Routers mounted after the API, before the 404 handler. The production entry passes none:
+   * this exists so that tests can run the real server with a route only a test should have
+   * (tests/e2e/fixtures: a deliberately slow request, a crash), instead of shipping debug routes.
+   */
+  extraRoutes?: readonly Router[];
 }
 
 /**
- * Builds the Express app. It never listens and never touches `process`: the entry points do,
- * and tests drive the app with supertest.
+ * Builds the Express app. It never listens and never touches `process` signals or exit: the
+ * entry points do, and tests drive the app with supertest.
  */
 export function createApp({
   config,
   logger,
   db,
   redis,
+  metrics,
   isShuttingDown = () => false,
+  statusProviders = [],
+  extraRoutes = [],
 }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -37,7 +58,17 @@ export function createApp({
   // with an X-Forwarded-For header.
   app.set('trust proxy', config.http.trustProxy);
 
-  app.use(installRequestContext(app, { logger, quietPrefixes: ['/health'] }));
+  const readiness = createReadinessCheck({ db, redis, isShuttingDown });
+  // The probes come first: they are called every second and need nothing that follows.
+  app.use('/health', createProbeRouter({ readiness }));
+
+  app.use(
+    installRequestContext(app, {
+      logger,
+      quietPrefixes: ['/health', '/metrics'],
+      observer: metrics.requests,
+    }),
+  );
   app.use(helmet());
   app.use(
     cors({
@@ -48,11 +79,22 @@ export function createApp({
     }),
   );
 
-  app.use('/health', createHealthRouter({ db, redis, isShuttingDown }));
+  app.use(
+    createHealthDetailsRouter({
+      readiness,
+      metrics,
+      access: restrictMetricsAccess(config.metrics),
+      instanceId: config.instanceId,
+      version: appVersion(),
+      statusProviders,
+    }),
+  );
 
   const api = Router();
   api.use(jsonBody(config.http.bodyLimit));
   app.use('/api', api);
+
+  for (const router of extraRoutes) app.use(router);
 
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -27,6 +27,9 @@ export interface EventLoopMonitor {
   stop(): void;
 }
 
+/** The window length unless told otherwise: long enough to be stable, short enough to be recent. */
+export const DEFAULT_WINDOW_MS = 10_000;
+
 /** Sampling period of the delay histogram: finer costs more wake-ups, coarser hides short stalls. */
 const RESOLUTION_MS = 10;
 
@@ -42,7 +45,7 @@ const RESOLUTION_MS = 10;
 export function startEventLoopMonitor({
   logger,
   warnThresholdMs,
-  windowMs = 10_000,
+  windowMs = DEFAULT_WINDOW_MS,
   warnIntervalMs = 60_000,
 }: EventLoopMonitorOptions): EventLoopMonitor {
   const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });

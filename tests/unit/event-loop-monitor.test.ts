@@ -17,17 +17,21 @@ describe('event loop monitor', () => {
   let monitor: EventLoopMonitor | undefined;
   afterEach(() => monitor?.stop());
 
-  it('reports the delay and utilisation of the last window', async () => {
+  it('reports the delay and utilisation of a stall, until its window has passed', async () => {
     const { logger } = captureLogs();
-    monitor = startEventLoopMonitor({ logger, warnThresholdMs: 10_000, windowMs: 400 });
-    await sleep(50);
+    monitor = startEventLoopMonitor({ logger, warnThresholdMs: 10_000, windowMs: 300 });
+    await sleep(30);
     block(150);
-    await sleep(300); // the first window, which holds the stall, has ended; the second has not
+    await sleep(30); // the delay histogram records the stall at its next sample
     const stats = monitor.stats();
     expect(stats.delayMaxMs).toBeGreaterThanOrEqual(100);
     expect(stats.delayP50Ms).toBeLessThanOrEqual(stats.delayMaxMs);
     expect(stats.utilization).toBeGreaterThan(0);
     expect(stats.utilization).toBeLessThanOrEqual(1);
+    // A later, quiet window replaces it: the figures are recent, not since the start.
+    const deadline = Date.now() + 5_000;
+    while (monitor.stats().delayMaxMs >= 100 && Date.now() < deadline) await sleep(50);
+    expect(monitor.stats().delayMaxMs).toBeLessThan(100);
   });
 
   it('reports figures before the first window ends', () => {
@@ -76,7 +80,9 @@ describe('event loop monitor', () => {
     await sleep(700);
     block(200);
     await sleep(250);
-    expect(warnings(lines).map((line) => line.windowsAbove)).toEqual([1, 2]);
+    const counts = warnings(lines).map((line) => line.windowsAbove);
+    expect(counts).toEqual([1, expect.any(Number)]);
+    expect(counts[1]).toBeGreaterThanOrEqual(2); // the suppressed stall, and the last one
   });
 
   it('stays quiet while delays stay under the threshold, and after it is stopped', async () => {

@@ -2,6 +2,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startMemoryMonitor, type MemoryMonitor } from '../../src/metrics/memory-monitor';
 import { captureLogs } from '../helpers/log-capture';
 
+/** Waits until `condition` holds: timers run late on a loaded machine, so no fixed sleep. */
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
 describe('memory monitor', () => {
   let monitor: MemoryMonitor | undefined;
   afterEach(() => monitor?.stop());
@@ -9,9 +18,9 @@ describe('memory monitor', () => {
   it('logs rss, heap and external memory periodically', async () => {
     const { logger, lines } = captureLogs();
     monitor = startMemoryMonitor({ logger, thresholdMb: 1_000_000, intervalMs: 20 });
-    await sleep(70);
+    await until(() => lines.length >= 2);
     const usage = lines.filter((line) => line.msg === 'memory usage');
-    expect(usage.length).toBeGreaterThanOrEqual(2);
+    expect(usage).toHaveLength(lines.length);
     expect(usage[0]).toMatchObject({
       level: 'info',
       rssMb: expect.any(Number),
@@ -26,7 +35,7 @@ describe('memory monitor', () => {
     const { logger, lines } = captureLogs();
     // Any Node process uses more than 16 MB.
     monitor = startMemoryMonitor({ logger, thresholdMb: 16, intervalMs: 20 });
-    await sleep(50);
+    await until(() => lines.length >= 1);
     expect(lines[0]).toMatchObject({
       level: 'warn',
       msg: 'memory above threshold',
