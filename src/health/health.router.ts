@@ -26,7 +26,8 @@ const LIVE_HEADERS = {
  *   database outage never gets healthy processes restarted; it stays 200 during shutdown, so
  *   the orchestrator does not kill a process that is draining.
  * - `GET /ready`: whether to send traffic here: 503 when the database is down or shutdown has
- *   begun, 200 otherwise (`degraded` when only Redis is down).
+ *   begun, 200 otherwise (`degraded` when only Redis is down). Each check's status and latency,
+ *   not its error message.
  */
 export function createProbeRouter({ readiness }: ProbeDeps): Router {
   const router = Router();
@@ -38,7 +39,9 @@ export function createProbeRouter({ readiness }: ProbeDeps): Router {
     res
       .status(ready ? 200 : 503)
       .set('Cache-Control', 'no-store')
-      .json({ status, checks });
+      // Without the errors: anyone can call this probe, and a driver's error names hosts and
+      // ports. The restricted /health summary shows them.
+      .json({ status, checks: checks.map(({ error: _error, ...check }) => check) });
   });
   return router;
 }
@@ -72,8 +75,8 @@ const RESERVED_KEYS = new Set([
 /**
  * What describes this process's internals, for humans and for Prometheus; every route is behind
  * `access`.
- * - `GET /health`: the summary a human reads: status, version, instance id, uptime, checks.
- *   Same status code as `/health/ready`.
+ * - `GET /health`: the summary a human reads: status, version, instance id, uptime, checks (with
+ *   the error of each failing one). Same status code as `/health/ready`.
  * - `GET /health/metrics`: JSON (identity, memory, event loop, requests, and each status
  *   provider's section), or the Prometheus text format when the client prefers `text/plain`,
  *   as Prometheus's own scraper does.

@@ -95,14 +95,21 @@ async function runCheck(
     await withTimeout(check(), timeoutMs);
     return { name, status: 'up', critical, latencyMs: elapsed(start) };
   } catch (error) {
-    return {
-      name,
-      status: 'down',
-      critical,
-      latencyMs: elapsed(start),
-      error: (error as Error).message,
-    };
+    return { name, status: 'down', critical, latencyMs: elapsed(start), error: reason(error) };
   }
+}
+
+/**
+ * The gist of a failure, on one line: Prisma's messages open with lines about the invocation,
+ * and end with what actually happened ("Can't reach database server at ...").
+ */
+function reason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const lines = message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  return lines.at(-1) ?? 'failed';
 }
 
 const elapsed = (start: number) => Math.round((performance.now() - start) * 10) / 10;
