@@ -83,7 +83,14 @@ export async function startApp({
       }
     },
   };
-  if (waitFor !== false) await waitUntilOk(app, waitFor, timeoutMs);
+  if (waitFor !== false) {
+    // A server that never got ready is not handed to the test, so the test cannot stop it:
+    // stop it here rather than leave it running until the worker exits.
+    await waitUntilOk(app, waitFor, timeoutMs).catch(async (error: unknown) => {
+      await proc.stop('SIGKILL');
+      throw error;
+    });
+  }
   return app;
 }
 
