@@ -8,11 +8,15 @@ import { createPasswordHasher } from './auth/password-hasher';
 import { TokenService } from './auth/token-service';
 import type { Config } from './config';
 import type { Database } from './db/database';
-import { createHealthRouter } from './health/health.router';
+import { createHealthDetailsRouter, createProbeRouter } from './health/health.router';
+import { restrictMetricsAccess } from './health/metrics-access';
+import { createReadinessCheck } from './health/readiness';
+import type { StatusProvider } from './health/status-provider';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { jsonBody } from './http/json-body';
 import { installRequestContext } from './http/request-context';
 import type { Logger } from './logger';
+import type { Metrics } from './metrics/metrics';
 import { createRateLimiters } from './rate-limit/rate-limiters';
 import type { Redis } from './redis/redis-client';
 import { createDocsRouter } from './docs/docs.router';
@@ -27,20 +31,36 @@ export interface AppDeps {
   logger: Logger;
   db: Database;
   redis?: Redis | undefined;
+  /** The process's metrics (see createMetrics); requests are counted into them. */
+  metrics: Metrics;
   /** True once graceful shutdown has begun. */
   isShuttingDown?: () => boolean;
+  /**
+   * Components that report their state in `/health/metrics`, each under its name: the rate
+   * limiter as `rateLimit`, for example.
+   */
+  statusProviders?: readonly StatusProvider[];
+  /**
+   * Routers mounted after the API, before the 404 handler. The production entry passes none:
+   * this exists so that tests can run the real server with a route only a test should have
+   * (tests/e2e/fixtures: a deliberately slow request, a crash), instead of shipping debug routes.
+   */
+  extraRoutes?: readonly Router[];
 }
 
 /**
- * Builds the Express app. It never listens and never touches `process`: the entry points do,
- * and tests drive the app with supertest.
+ * Builds the Express app. It never listens and never touches `process` signals or exit: the
+ * entry points do, and tests drive the app with supertest.
  */
 export function createApp({
   config,
   logger,
   db,
   redis,
+  metrics,
   isShuttingDown = () => false,
+  statusProviders = [],
+  extraRoutes = [],
 }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -48,7 +68,18 @@ export function createApp({
   // with an X-Forwarded-For header.
   app.set('trust proxy', config.http.trustProxy);
 
-  app.use(installRequestContext(app, { logger, quietPrefixes: ['/health'] }));
+  const limits = createRateLimiters({ config, logger, redis });
+  const readiness = createReadinessCheck({ db, redis, isShuttingDown, rateLimit: limits.state });
+  // The probes come first: they are called every second and need nothing that follows.
+  app.use('/health', createProbeRouter({ readiness }));
+
+  app.use(
+    installRequestContext(app, {
+      logger,
+      quietPrefixes: ['/health', '/metrics'],
+      observer: metrics.requests,
+    }),
+  );
   app.use(helmet());
   app.use(
     cors({
@@ -59,9 +90,16 @@ export function createApp({
     }),
   );
 
-  const limits = createRateLimiters({ config, logger, redis });
-  // Mounted before any limiter: probes are never rate limited.
-  app.use('/health', createHealthRouter({ db, redis, isShuttingDown, rateLimit: limits.state }));
+  app.use(
+    createHealthDetailsRouter({
+      readiness,
+      metrics,
+      access: restrictMetricsAccess(config.metrics),
+      instanceId: config.instanceId,
+      version: APP_VERSION,
+      statusProviders: [{ name: 'rateLimit', state: limits.state }, ...statusProviders],
+    }),
+  );
 
   if (config.apiDocs.enabled) app.use('/docs', createDocsRouter(APP_VERSION));
 
@@ -89,6 +127,8 @@ export function createApp({
     createAuthRouter({ auth, tokens, refreshCookieSecure: config.auth.refreshCookieSecure }),
   );
   app.use('/api', api);
+
+  for (const router of extraRoutes) app.use(router);
 
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -4,13 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { isIpRange } from './http/ip-allowlist';
 
 /**
  * The only module that reads `process.env`. Everything else receives a {@link Config}.
  *
  * Production differs from development only through what this schema makes explicit: in
  * production the database URL and both JWT secrets are required and checked; elsewhere, missing
- * secrets are generated once per machine (see {@link loadDevSecrets}).
+ * secrets are generated once per machine (see {@link loadDevSecrets}). The shutdown drain delay
+ * defaults to 5 s in production and 0 elsewhere (both documented in the README's table).
  */
 
 /** Secret values shipped in `.env.example` and `.env.prod.example`; production refuses them. */
@@ -22,6 +24,10 @@ export const PLACEHOLDER_SECRETS: readonly string[] = Object.freeze([
 ]);
 
 const MIN_SECRET_BYTES = 32;
+const MIN_METRICS_TOKEN_LENGTH = 16;
+
+/** Who may read metrics when neither METRICS_ALLOW nor METRICS_TOKEN is set: this machine. */
+export const LOOPBACK_ONLY: readonly string[] = Object.freeze(['127.0.0.0/8', '::1']);
 
 const bool = (fallback: boolean) =>
   z
@@ -29,13 +35,15 @@ const bool = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((value) => value === 'true' || value === '1');
 
-const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce
     .number({ message: 'must be a number' })
     .int({ message: 'must be a whole number' })
     .min(min, { message: `must be at least ${min}` })
-    .max(max, { message: `must be at most ${max}` })
-    .default(fallback);
+    .max(max, { message: `must be at most ${max}` });
+
+const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  wholeNumber(min, max).default(fallback);
 
 const optionalString = z
   .string()
@@ -113,11 +121,38 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   INSTANCE_ID: optionalString,
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100),
+  // Its default depends on NODE_ENV (see loadConfig), so it has none here.
+  SHUTDOWN_DRAIN_DELAY_MS: wholeNumber(0).optional(),
   DATA_DIR: z.string().trim().min(1).default('.data'),
   CLUSTER_MODE: bool(false),
   MAX_WORKERS: int(os.availableParallelism(), 1, 1024),
   ENABLE_MEMORY_MONITORING: bool(false),
   MEMORY_THRESHOLD_MB: int(512, 16),
+  MEMORY_MONITOR_INTERVAL_MS: int(60_000, 1_000),
+  EVENT_LOOP_DELAY_THRESHOLD_MS: int(50, 1),
+  METRICS_TOKEN: optionalString.refine(
+    (value) => value === undefined || value.length >= MIN_METRICS_TOKEN_LENGTH,
+    {
+      message: `must be at least ${MIN_METRICS_TOKEN_LENGTH} characters (generate one with: openssl rand -hex 24)`,
+    },
+  ),
+  METRICS_ALLOW: optionalString
+    .transform((value) =>
+      value
+        ?.split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    )
+    .superRefine((entries, context) => {
+      for (const entry of entries ?? []) {
+        if (!isIpRange(entry)) {
+          context.addIssue({
+            code: 'custom',
+            message: `"${entry}" is not an IP address or CIDR range (e.g. 10.0.0.0/8, ::1)`,
+          });
+        }
+      }
+    }),
 });
 
 /** The validated, frozen configuration of one process. */
@@ -178,9 +213,35 @@ export interface Config {
     readonly bodyLimit: string;
   };
   readonly log: { readonly level: string };
-  readonly shutdown: { readonly timeoutMs: number };
+  readonly shutdown: {
+    /** The whole graceful shutdown, drain delay included, must finish within this. */
+    readonly timeoutMs: number;
+    /**
+     * How long the instance keeps serving after `/health/ready` turns 503, so that load balancers
+     * see it and stop sending before the listener closes.
+     */
+    readonly drainDelayMs: number;
+  };
   readonly cluster: { readonly enabled: boolean; readonly maxWorkers: number };
-  readonly memory: { readonly monitoring: boolean; readonly thresholdMb: number };
+  readonly memory: {
+    /** Log memory use every `intervalMs`, as a warning above `thresholdMb` of rss. */
+    readonly monitoring: boolean;
+    readonly thresholdMb: number;
+    readonly intervalMs: number;
+  };
+  readonly metrics: {
+    /** A bearer token the metrics endpoints require; unset, none is required. */
+    readonly token: string | undefined;
+    /**
+     * IPs and CIDR ranges allowed to read metrics (matched against `req.ip`); `undefined` allows
+     * any address, which is only ever the case when a token is required.
+     */
+    readonly allow: readonly string[] | undefined;
+  };
+  readonly eventLoop: {
+    /** An event-loop delay at least this long is logged as a warning (rate-limited). */
+    readonly delayThresholdMs: number;
+  };
 }
 
 /** At most `limit` requests per `windowMs` (a fixed window). */
@@ -231,6 +292,15 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const isProduction = vars.NODE_ENV === 'production';
   const warnings: string[] = [];
   const problems: string[] = [];
+
+  // Production waits for load balancers to notice readiness failing; elsewhere nobody is
+  // watching, and a developer's Ctrl-C or a watch-mode restart should not wait 5 s.
+  const drainDelayMs = vars.SHUTDOWN_DRAIN_DELAY_MS ?? (isProduction ? 5_000 : 0);
+  if (drainDelayMs >= vars.SHUTDOWN_TIMEOUT_MS) {
+    problems.push(
+      `SHUTDOWN_DRAIN_DELAY_MS: must be shorter than SHUTDOWN_TIMEOUT_MS (${vars.SHUTDOWN_TIMEOUT_MS}), which also covers in-flight requests and closing connections`,
+    );
+  }
 
   if (isProduction && !vars.DATABASE_URL) {
     problems.push(
@@ -311,9 +381,20 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       bodyLimit: vars.BODY_LIMIT.toLowerCase(),
     },
     log: { level: vars.LOG_LEVEL },
-    shutdown: { timeoutMs: vars.SHUTDOWN_TIMEOUT_MS },
+    shutdown: { timeoutMs: vars.SHUTDOWN_TIMEOUT_MS, drainDelayMs },
     cluster: { enabled: vars.CLUSTER_MODE, maxWorkers: vars.MAX_WORKERS },
-    memory: { monitoring: vars.ENABLE_MEMORY_MONITORING, thresholdMb: vars.MEMORY_THRESHOLD_MB },
+    memory: {
+      monitoring: vars.ENABLE_MEMORY_MONITORING,
+      thresholdMb: vars.MEMORY_THRESHOLD_MB,
+      intervalMs: vars.MEMORY_MONITOR_INTERVAL_MS,
+    },
+    eventLoop: { delayThresholdMs: vars.EVENT_LOOP_DELAY_THRESHOLD_MS },
+    metrics: {
+      token: vars.METRICS_TOKEN,
+      // Metrics describe internals (versions, memory, traffic): with no restriction configured
+      // they are served to this machine only, never to the world by accident.
+      allow: vars.METRICS_ALLOW ?? (vars.METRICS_TOKEN ? undefined : LOOPBACK_ONLY),
+    },
   };
   return { config: deepFreeze(config), warnings };
 }

@@ -1,18 +1,30 @@
 import http from 'node:http';
-import { createApp } from './app';
+import type { Router } from 'express';
+import { type AppDeps, createApp } from './app';
 import { createAuthRepository } from './auth/auth.repository';
 import { startTokenPurge } from './auth/token-purge';
 import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/database';
 import { createLogger } from './logger';
+import { startEventLoopMonitor } from './metrics/event-loop-monitor';
+import { startMemoryMonitor } from './metrics/memory-monitor';
+import { createMetrics } from './metrics/metrics';
 import { createRedisClient } from './redis/redis-client';
 import { createShutdown } from './shutdown';
+
+export interface StartServerOptions {
+  /**
+   * Routers to add to the app, built from its dependencies (see `AppDeps.extraRoutes`). Only
+   * tests pass any: `pnpm start` runs this file directly, with none.
+   */
+  extraRoutes?: (deps: Pick<AppDeps, 'config' | 'logger' | 'db'>) => readonly Router[];
+}
 
 /**
  * One server process: config -> dependencies -> listen -> graceful shutdown.
  * `pnpm start` runs it directly; cluster workers run the same function.
  */
-export async function startServer(): Promise<http.Server> {
+export async function startServer(options: StartServerOptions = {}): Promise<http.Server> {
   const { config, warnings } = loadConfigOrExit();
   const logger = createLogger({ level: config.log.level, instanceId: config.instanceId });
   for (const warning of warnings) logger.warn(warning);
@@ -46,11 +58,39 @@ export async function startServer(): Promise<http.Server> {
       )
     : undefined;
 
+  const eventLoop = startEventLoopMonitor({
+    logger,
+    warnThresholdMs: config.eventLoop.delayThresholdMs,
+  });
+  const memoryMonitor = config.memory.monitoring
+    ? startMemoryMonitor({
+        logger,
+        thresholdMb: config.memory.thresholdMb,
+        intervalMs: config.memory.intervalMs,
+      })
+    : undefined;
+
+  const metrics = createMetrics({ eventLoop });
+
   let shuttingDown = false;
-  const app = createApp({ config, logger, db, redis, isShuttingDown: () => shuttingDown });
+  const app = createApp({
+    config,
+    logger,
+    db,
+    redis,
+    metrics,
+    isShuttingDown: () => shuttingDown,
+    extraRoutes: options.extraRoutes?.({ config, logger, db }),
+  });
   const server = http.createServer(app);
-  // Longer than nginx's upstream keepalive_timeout (60 s) so nginx, not the app, closes idle
-  // upstream connections: otherwise nginx can reuse a socket the app is closing.
+  // Explicit timeouts rather than Node's defaults:
+  // - keep-alive 65 s, longer than nginx's upstream keepalive_timeout (60 s, its default) and an
+  //   AWS ALB's idle timeout (60 s): the proxy, not the app, closes idle upstream connections.
+  //   The other way round, the proxy can send a request on a socket the app is closing at that
+  //   instant, and its client gets a 502. Lower the proxy's timeout, never raise it past this.
+  // - headers 66 s, longer than keep-alive, so an idle keep-alive socket is ended by the
+  //   keep-alive timer, not mistaken for a client slow to send its headers;
+  // - request 30 s: a whole request, body included, must arrive within this (slow-loris).
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 30_000;
@@ -66,11 +106,14 @@ export async function startServer(): Promise<http.Server> {
     server,
     logger,
     timeoutMs: config.shutdown.timeoutMs,
+    drainDelayMs: config.shutdown.drainDelayMs,
     onStart: () => {
       shuttingDown = true;
     },
     closeDependencies: async () => {
       stopPurge();
+      eventLoop.stop();
+      memoryMonitor?.stop();
       await Promise.allSettled([db.close(), redis?.quit()]);
     },
   });

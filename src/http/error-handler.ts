@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
-import { AppError, ErrorCode } from './errors';
+import { isDatabaseUnavailableError } from '../db/database-errors';
+import { AppError, ErrorCode, serviceUnavailable } from './errors';
 
 /** The RFC 9457 problem document every error reply carries. */
 export interface ProblemDocument {
@@ -87,6 +88,11 @@ const BODY_PARSER_ERRORS: Record<string, () => AppError> = {
 
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  // The one place where a database outage becomes a 503: every route that queries the database
+  // gets it without a try/catch of its own.
+  if (isDatabaseUnavailableError(err)) {
+    return serviceUnavailable('The database is unavailable; try again shortly', err);
+  }
   if (err && typeof err === 'object' && 'type' in err && typeof err.type === 'string') {
     const translate = BODY_PARSER_ERRORS[err.type];
     if (translate) return translate();

@@ -2,18 +2,25 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import type { Express } from 'express';
+import type { Express, Router } from 'express';
 import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { openDatabase, type Database } from '../../src/db/database';
+import type { StatusProvider } from '../../src/health/status-provider';
 import { createLogger, type Logger } from '../../src/logger';
 import { GENEROUS_LIMITS } from './limits';
+
+import { startEventLoopMonitor } from '../../src/metrics/event-loop-monitor';
+import { createMetrics, type Metrics } from '../../src/metrics/metrics';
+import { createRedisClient, type Redis } from '../../src/redis/redis-client';
 import { pgliteTemplateDir } from './pglite-template';
 
 export interface TestApp {
   app: Express;
   config: Config;
   db: Database;
+  redis: Redis | undefined;
+  metrics: Metrics;
   logger: Logger;
   /** Every log line written so far, parsed. */
   logs: Array<Record<string, unknown>>;
@@ -22,11 +29,21 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+export interface TestAppOptions {
+  statusProviders?: readonly StatusProvider[];
+  /** Routers built from the app's database, mounted as `AppDeps.extraRoutes`. */
+  extraRoutes?: (db: Database) => readonly Router[];
+}
+
 /**
  * The real app over its own embedded database (a copy of the migrated template), with logs
- * captured in memory. Each call is isolated: its own data folder, database, and secrets.
+ * captured in memory. Each call is isolated: its own data folder, database, secrets and metrics.
+ * A `REDIS_URL` in `env` connects the real Redis client to it.
  */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  options: TestAppOptions = {},
+): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'test-app-'));
   cpSync(pgliteTemplateDir(), path.join(dataDir, 'pglite'), { recursive: true });
   const { config } = loadConfig({
@@ -48,18 +65,46 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     destination,
   });
   const db = await openDatabase(config);
+  const redis = config.redis.url
+    ? createRedisClient(
+        {
+          url: config.redis.url,
+          commandTimeoutMs: config.redis.commandTimeoutMs,
+          connectTimeoutMs: config.redis.connectTimeoutMs,
+        },
+        logger,
+      )
+    : undefined;
+  const eventLoop = startEventLoopMonitor({
+    logger,
+    warnThresholdMs: config.eventLoop.delayThresholdMs,
+  });
+  const metrics = createMetrics({ eventLoop });
   let shuttingDown = false;
-  const app = createApp({ config, logger, db, isShuttingDown: () => shuttingDown });
+  const app = createApp({
+    config,
+    logger,
+    db,
+    redis,
+    metrics,
+    isShuttingDown: () => shuttingDown,
+    statusProviders: options.statusProviders,
+    extraRoutes: options.extraRoutes?.(db),
+  });
   return {
     app,
     config,
     db,
+    redis,
+    metrics,
     logger,
     logs,
     startShutdown: () => {
       shuttingDown = true;
     },
     async close() {
+      eventLoop.stop();
+      redis?.disconnect();
       await db.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -44,7 +44,8 @@ describe('loadConfig', () => {
       redis: { url: undefined },
       http: { trustProxy: 0, bodyLimit: '100kb' },
       cluster: { enabled: false },
-      memory: { monitoring: false, thresholdMb: 512 },
+      memory: { monitoring: false, thresholdMb: 512, intervalMs: 60_000 },
+      eventLoop: { delayThresholdMs: 50 },
     });
     expect(config.instanceId).toBe(`${os.hostname()}-${process.pid}`);
     expect(config.cluster.maxWorkers).toBe(os.availableParallelism());
@@ -57,15 +58,18 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config.http.corsOrigins)).toBe(true);
   });
 
-  it('parses the seeds cluster and memory variables', () => {
+  it('parses the seeds cluster and monitoring variables', () => {
     const { config } = load({
       CLUSTER_MODE: 'true',
       MAX_WORKERS: '3',
       ENABLE_MEMORY_MONITORING: '1',
       MEMORY_THRESHOLD_MB: '256',
+      MEMORY_MONITOR_INTERVAL_MS: '30000',
+      EVENT_LOOP_DELAY_THRESHOLD_MS: '100',
     });
     expect(config.cluster).toEqual({ enabled: true, maxWorkers: 3 });
-    expect(config.memory).toEqual({ monitoring: true, thresholdMb: 256 });
+    expect(config.memory).toEqual({ monitoring: true, thresholdMb: 256, intervalMs: 30_000 });
+    expect(config.eventLoop).toEqual({ delayThresholdMs: 100 });
   });
 
   it('has rate limits and a Redis key prefix by default, each overridable', () => {
@@ -141,6 +145,60 @@ describe('loadConfig', () => {
     const { config } = loadConfig({ env: { DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, envFile: file });
     expect(config.port).toBe(4000);
     expect(config.log.level).toBe('warn');
+  });
+});
+
+describe('graceful shutdown settings', () => {
+  it('drains for 5 s by default in production, so load balancers see readiness fail first', () => {
+    expect(load(production).config.shutdown).toEqual({ timeoutMs: 10_000, drainDelayMs: 5_000 });
+  });
+
+  it('does not drain by default outside production, where no load balancer is watching', () => {
+    expect(load({}).config.shutdown).toEqual({ timeoutMs: 10_000, drainDelayMs: 0 });
+    expect(load({ NODE_ENV: 'test' }).config.shutdown.drainDelayMs).toBe(0);
+  });
+
+  it('takes an explicit drain delay in any environment', () => {
+    expect(load({ SHUTDOWN_DRAIN_DELAY_MS: '0', ...production }).config.shutdown.drainDelayMs).toBe(
+      0,
+    );
+    expect(load({ SHUTDOWN_DRAIN_DELAY_MS: '1500' }).config.shutdown.drainDelayMs).toBe(1_500);
+  });
+
+  it('rejects a drain delay that leaves no time within the shutdown timeout', () => {
+    expect(problemsOf({ SHUTDOWN_DRAIN_DELAY_MS: '10000' })).toEqual([
+      expect.stringMatching(/^SHUTDOWN_DRAIN_DELAY_MS: must be shorter than SHUTDOWN_TIMEOUT_MS/),
+    ]);
+    expect(problemsOf({ SHUTDOWN_DRAIN_DELAY_MS: '-1' })[0]).toMatch(
+      /^SHUTDOWN_DRAIN_DELAY_MS: must be at least 0/,
+    );
+  });
+});
+
+describe('metrics access settings', () => {
+  it('serves metrics to this machine only when no restriction is configured', () => {
+    expect(load({}).config.metrics).toEqual({ token: undefined, allow: ['127.0.0.0/8', '::1'] });
+    expect(load(production).config.metrics.allow).toEqual(['127.0.0.0/8', '::1']);
+  });
+
+  it('lets a token alone open metrics to any address that presents it', () => {
+    const token = 'a-long-enough-metrics-token';
+    expect(load({ METRICS_TOKEN: token }).config.metrics).toEqual({ token, allow: undefined });
+  });
+
+  it('parses METRICS_ALLOW into a list of addresses and ranges', () => {
+    expect(load({ METRICS_ALLOW: ' 10.0.0.0/8, ::1 ,' }).config.metrics.allow).toEqual([
+      '10.0.0.0/8',
+      '::1',
+    ]);
+  });
+
+  it('names each invalid METRICS_ALLOW entry, and refuses a short token', () => {
+    const problems = problemsOf({ METRICS_ALLOW: '10.0.0.0/8,intranet', METRICS_TOKEN: 'short' });
+    expect(problems).toEqual([
+      expect.stringMatching(/^METRICS_TOKEN: must be at least 16 characters/),
+      expect.stringMatching(/^METRICS_ALLOW: "intranet" is not an IP address or CIDR range/),
+    ]);
   });
 });
 

@@ -7,6 +7,12 @@ import { freePort } from './ports';
 
 const SERVER = path.resolve(__dirname, '../../../dist/server.js');
 
+/**
+ * The built server plus test-only routes (`/test/slow`, `/test/query`, `/test/crash`,
+ * `/test/reject`): see test-routes-server.js.
+ */
+export const TEST_ROUTES_SERVER = path.resolve(__dirname, 'test-routes-server.js');
+
 /** The built server (`node dist/server.js`, as `pnpm start` runs it) in its own process. */
 export interface AppProcess extends RunningProcess {
   url: string;
@@ -24,6 +30,8 @@ export interface AppProcess extends RunningProcess {
 
 export interface StartAppOptions {
   env?: Record<string, string>;
+  /** The script to run; defaults to the built server, dist/server.js. */
+  entry?: string;
   /** Resolve once this path answers 200 (default `/health/ready`); `false` to not wait. */
   waitFor?: string | false;
   timeoutMs?: number;
@@ -35,12 +43,13 @@ export interface StartAppOptions {
  */
 export async function startApp({
   env = {},
+  entry = SERVER,
   waitFor = '/health/ready',
   timeoutMs = 30_000,
 }: StartAppOptions = {}): Promise<AppProcess> {
   const port = Number(env.PORT ?? (await freePort()));
   const dataDir = env.DATA_DIR ?? createdDataDir();
-  const proc = spawnTracked(process.execPath, [SERVER], {
+  const proc = spawnTracked(process.execPath, [entry], {
     cwd: dataDir, // no stray .env is read
     env: {
       PATH: process.env.PATH,
@@ -77,7 +86,14 @@ export async function startApp({
       }
     },
   };
-  if (waitFor !== false) await waitUntilOk(app, waitFor, timeoutMs);
+  if (waitFor !== false) {
+    // A server that never got ready is not handed to the test, so the test cannot stop it:
+    // stop it here rather than leave it running until the worker exits.
+    await waitUntilOk(app, waitFor, timeoutMs).catch(async (error: unknown) => {
+      await proc.stop('SIGKILL');
+      throw error;
+    });
+  }
   return app;
 }
 

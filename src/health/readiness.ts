@@ -1,0 +1,128 @@
+import type { Database } from '../db/database';
+import type { RateLimitState } from '../rate-limit/store-selection';
+import type { Redis } from '../redis/redis-client';
+
+/** One dependency check. */
+export interface CheckResult {
+  name: string;
+  status: 'up' | 'down';
+  /** Whether the instance can still serve without it (Redis: the rate limiter falls back). */
+  critical: boolean;
+  latencyMs: number;
+  error?: string;
+}
+
+/**
+ * - `ok`: everything up;
+ * - `degraded`: a non-critical dependency (Redis) is down, the instance still serves;
+ * - `unavailable`: a critical dependency (the database) is down;
+ * - `shutting_down`: graceful shutdown has begun.
+ */
+export type ReadinessStatus = 'ok' | 'degraded' | 'unavailable' | 'shutting_down';
+
+export interface Readiness {
+  status: ReadinessStatus;
+  /** Whether a load balancer should send traffic here: `ok` or `degraded`. */
+  ready: boolean;
+  checks: CheckResult[];
+  /** Where rate limits count now: a Redis outage shows as `memory-fallback` (degraded). */
+  rateLimit?: RateLimitState;
+}
+
+export interface ReadinessDeps {
+  db: Pick<Database, 'ping'>;
+  redis?: Pick<Redis, 'ping'> | undefined;
+  /** True once shutdown has begun: readiness must fail first so load balancers stop sending. */
+  isShuttingDown: () => boolean;
+  /** Each check's limit; a dependency slower than this counts as down. */
+  checkTimeoutMs?: number;
+  rateLimit?: (() => RateLimitState) | undefined;
+}
+
+/**
+ * Builds the readiness check: the database (`SELECT 1`, critical) and Redis (`PING`, when
+ * configured, non-critical), in parallel, each bounded by `checkTimeoutMs`, so the answer comes
+ * within that time however the dependencies fail.
+ */
+export function createReadinessCheck({
+  db,
+  redis,
+  isShuttingDown,
+  checkTimeoutMs = 1_000,
+  rateLimit,
+}: ReadinessDeps): () => Promise<Readiness> {
+  return async () => {
+    const checks = await Promise.all([
+      runCheck('database', true, () => db.ping(), checkTimeoutMs),
+      ...(redis ? [runCheck('redis', false, () => redis.ping(), checkTimeoutMs)] : []),
+    ]);
+    // Read after the checks: a shutdown that began meanwhile must not be answered with 200.
+    const shuttingDown = isShuttingDown();
+    const criticalDown = checks.some((check) => check.status === 'down' && check.critical);
+    const rateLimitState = rateLimit?.();
+    const anyDown =
+      checks.some((check) => check.status === 'down') ||
+      rateLimitState?.store === 'memory-fallback';
+    const status: ReadinessStatus = shuttingDown
+      ? 'shutting_down'
+      : criticalDown
+        ? 'unavailable'
+        : anyDown
+          ? 'degraded'
+          : 'ok';
+    return {
+      status,
+      ready: status === 'ok' || status === 'degraded',
+      checks,
+      ...(rateLimitState ? { rateLimit: rateLimitState } : {}),
+    };
+  };
+}
+
+/**
+ * Resolves with `work`'s value, or rejects once `timeoutMs` has passed, whichever comes first.
+ * The timer is cleared either way: a fast answer leaves nothing behind.
+ */
+export async function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function runCheck(
+  name: string,
+  critical: boolean,
+  check: () => Promise<unknown>,
+  timeoutMs: number,
+): Promise<CheckResult> {
+  const start = performance.now();
+  try {
+    await withTimeout(check(), timeoutMs);
+    return { name, status: 'up', critical, latencyMs: elapsed(start) };
+  } catch (error) {
+    return { name, status: 'down', critical, latencyMs: elapsed(start), error: reason(error) };
+  }
+}
+
+/**
+ * The gist of a failure, on one line: Prisma's messages open with lines about the invocation,
+ * and end with what actually happened ("Can't reach database server at ...").
+ */
+function reason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const lines = message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  return lines.at(-1) ?? 'failed';
+}
+
+const elapsed = (start: number) => Math.round((performance.now() - start) * 10) / 10;

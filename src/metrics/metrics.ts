@@ -1,0 +1,150 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RequestObserver } from '../http/request-context';
+import { DEFAULT_WINDOW_MS, type EventLoopMonitor } from './event-loop-monitor';
+
+/**
+ * The process's metrics, on prom-client: its default process metrics (CPU, memory, handles, GC,
+ * event-loop lag) plus the app's own (requests, latency, in-flight, event-loop window).
+ *
+ * Cluster seam: everything here is in {@link Metrics.registry}, and nothing else is needed to
+ * describe a process. A cluster primary collects each worker's `registry.getMetricsAsJSON()`
+ * (plain, serialisable objects, as sent over IPC), merges them with prom-client's
+ * `AggregatorRegistry.aggregate()` (counters and histograms are summed, gauges use the
+ * `aggregator` each declares below), and renders the result with `metrics()` for Prometheus and
+ * `summarizeMetrics()` for the JSON, per worker and for the whole machine.
+ */
+export interface Metrics {
+  readonly registry: Registry;
+  /** Counts requests; the request context calls it for every request it sees. */
+  readonly requests: RequestObserver;
+}
+
+export interface MetricsOptions {
+  /** Source of the event-loop window gauges. */
+  eventLoop: Pick<EventLoopMonitor, 'stats'>;
+}
+
+/** Metric names shared with {@link summarizeMetrics}. */
+export const METRIC = {
+  requests: 'http_requests_total',
+  requestDuration: 'http_request_duration_seconds',
+  inFlight: 'http_requests_in_flight',
+  eventLoopDelayP50: 'app_event_loop_delay_p50_seconds',
+  eventLoopDelayP99: 'app_event_loop_delay_p99_seconds',
+  eventLoopDelayMax: 'app_event_loop_delay_max_seconds',
+  eventLoopUtilization: 'app_event_loop_utilization_ratio',
+  rss: 'process_resident_memory_bytes',
+  heapUsed: 'nodejs_heap_size_used_bytes',
+  heapTotal: 'nodejs_heap_size_total_bytes',
+  external: 'nodejs_external_memory_bytes',
+} as const;
+
+/**
+ * Request duration buckets, in seconds: fine-grained where a healthy API answers (1 ms to
+ * 100 ms), coarse where something is wrong. Percentiles are estimated from them.
+ */
+export const REQUEST_DURATION_BUCKETS: readonly number[] = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+// Label objects built once: prom-client hashes labels on every increment, and a new object
+// per request would be garbage on the hot path.
+const STATUS_CLASS_LABELS = ['1xx', '2xx', '3xx', '4xx', '5xx'].map((statusClass) => ({
+  status_class: statusClass,
+}));
+
+/** Builds the metrics of one app. Starts no timer: the event-loop monitor is the caller's. */
+export function createMetrics({ eventLoop }: MetricsOptions): Metrics {
+  const own = new Registry();
+  const registers = [own];
+
+  const requests = new Counter({
+    name: METRIC.requests,
+    help: 'Responses sent, by status class (499 counts as 4xx: the client went away).',
+    labelNames: ['status_class'],
+    registers,
+  });
+  const duration = new Histogram({
+    name: METRIC.requestDuration,
+    help: 'Time from the request arriving to its response being sent.',
+    buckets: [...REQUEST_DURATION_BUCKETS],
+    registers,
+  });
+  const inFlight = new Gauge({
+    name: METRIC.inFlight,
+    help: 'Requests being handled now.',
+    registers,
+  });
+
+  // The event-loop window figures: the worst worker is what matters for the machine.
+  const eventLoopGauge = (
+    name: string,
+    help: string,
+    read: (stats: ReturnType<typeof eventLoop.stats>) => number,
+    aggregator: 'max' | 'average',
+  ) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      aggregator,
+      collect() {
+        this.set(read(eventLoop.stats()));
+      },
+    });
+  const windowNote = `over the last complete ${DEFAULT_WINDOW_MS / 1000} s window`;
+  eventLoopGauge(
+    METRIC.eventLoopDelayP50,
+    `Median event-loop delay ${windowNote}.`,
+    (s) => s.delayP50Ms / 1000,
+    'max',
+  );
+  eventLoopGauge(
+    METRIC.eventLoopDelayP99,
+    `99th percentile event-loop delay ${windowNote}.`,
+    (s) => s.delayP99Ms / 1000,
+    'max',
+  );
+  eventLoopGauge(
+    METRIC.eventLoopDelayMax,
+    `Longest event-loop delay ${windowNote}.`,
+    (s) => s.delayMaxMs / 1000,
+    'max',
+  );
+  eventLoopGauge(
+    METRIC.eventLoopUtilization,
+    `Share of time the event loop was busy ${windowNote}.`,
+    (s) => s.utilization,
+    'average',
+  );
+
+  return {
+    registry: Registry.merge([defaultMetricsRegistry(), own]),
+    requests: {
+      requestStarted() {
+        inFlight.inc();
+      },
+      requestFinished(status, durationMs) {
+        inFlight.dec();
+        const labels = STATUS_CLASS_LABELS[Math.trunc(status / 100) - 1];
+        if (labels) requests.inc(labels);
+        duration.observe(durationMs / 1000);
+      },
+    },
+  };
+}
+
+let defaultMetrics: Registry | undefined;
+
+/**
+ * prom-client's default metrics, collected once per process and shared by every app built in
+ * it (tests build many): `collectDefaultMetrics` installs process-wide observers (an event-loop
+ * delay histogram, a GC observer) that it never removes, and they describe the process anyway.
+ */
+function defaultMetricsRegistry(): Registry {
+  if (!defaultMetrics) {
+    defaultMetrics = new Registry();
+    collectDefaultMetrics({ register: defaultMetrics });
+  }
+  return defaultMetrics;
+}
