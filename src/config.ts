@@ -126,6 +126,8 @@ const envSchema = z.object({
   DATA_DIR: z.string().trim().min(1).default('.data'),
   CLUSTER_MODE: bool(false),
   MAX_WORKERS: int(os.availableParallelism(), 1, 1024),
+  MAX_OLD_SPACE_SIZE: int(0, 0),
+  WORKER_MEMORY_LIMIT_MB: int(0, 0),
   ENABLE_MEMORY_MONITORING: bool(false),
   MEMORY_THRESHOLD_MB: int(512, 16),
   MEMORY_MONITOR_INTERVAL_MS: int(60_000, 1_000),
@@ -222,7 +224,15 @@ export interface Config {
      */
     readonly drainDelayMs: number;
   };
-  readonly cluster: { readonly enabled: boolean; readonly maxWorkers: number };
+  readonly cluster: {
+    readonly enabled: boolean;
+    /** Workers to fork; defaults to the CPUs available to the process (container limits included). */
+    readonly maxWorkers: number;
+    /** V8 old-space limit (MB) passed to each worker; 0 leaves Node's default. */
+    readonly maxOldSpaceMb: number;
+    /** A worker whose rss stays above this (MB) is replaced gracefully; 0 disables. */
+    readonly workerMemoryLimitMb: number;
+  };
   readonly memory: {
     /** Log memory use every `intervalMs`, as a warning above `thresholdMb` of rss. */
     readonly monitoring: boolean;
@@ -382,7 +392,12 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     },
     log: { level: vars.LOG_LEVEL },
     shutdown: { timeoutMs: vars.SHUTDOWN_TIMEOUT_MS, drainDelayMs },
-    cluster: { enabled: vars.CLUSTER_MODE, maxWorkers: vars.MAX_WORKERS },
+    cluster: {
+      enabled: vars.CLUSTER_MODE,
+      maxWorkers: vars.MAX_WORKERS,
+      maxOldSpaceMb: vars.MAX_OLD_SPACE_SIZE,
+      workerMemoryLimitMb: vars.WORKER_MEMORY_LIMIT_MB,
+    },
     memory: {
       monitoring: vars.ENABLE_MEMORY_MONITORING,
       thresholdMb: vars.MEMORY_THRESHOLD_MB,

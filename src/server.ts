@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import http from 'node:http';
 import type { Router } from 'express';
 import { type AppDeps, createApp } from './app';
@@ -11,6 +12,9 @@ import { startMemoryMonitor } from './metrics/memory-monitor';
 import { createMetrics } from './metrics/metrics';
 import { createRedisClient } from './redis/redis-client';
 import { createShutdown } from './shutdown';
+import { clusterMetricsSource } from './cluster/cluster-metrics';
+import { runPrimary } from './cluster/primary';
+import { watchWorkerMemory } from './cluster/worker-memory-limit';
 
 export interface StartServerOptions {
   /**
@@ -70,7 +74,17 @@ export async function startServer(options: StartServerOptions = {}): Promise<htt
       })
     : undefined;
 
-  const metrics = createMetrics({ eventLoop });
+  // In a cluster worker, the metrics endpoints describe the whole machine (see cluster-metrics.ts).
+  const metrics = createMetrics({
+    eventLoop,
+    cluster: cluster.isWorker
+      ? (registry) => clusterMetricsSource(registry, config.instanceId)
+      : undefined,
+  });
+  const stopMemoryLimit =
+    cluster.isWorker && config.cluster.workerMemoryLimitMb > 0
+      ? watchWorkerMemory({ limitMb: config.cluster.workerMemoryLimitMb, logger })
+      : undefined;
 
   let shuttingDown = false;
   const app = createApp({
@@ -112,6 +126,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<htt
     },
     closeDependencies: async () => {
       stopPurge();
+      stopMemoryLimit?.();
       eventLoop.stop();
       memoryMonitor?.stop();
       await Promise.allSettled([db.close(), redis?.quit()]);
@@ -119,6 +134,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<htt
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  if (cluster.isWorker) {
+    // A worker whose primary died (killed, crashed) has no supervisor left: drain and exit.
+    process.on('disconnect', () => shutdown('cluster primary gone'));
+    // Reload signals are the primary's; a terminal hang-up or a group-wide signal must not
+    // kill the workers (Node's default for both is to exit).
+    process.on('SIGHUP', () => {});
+    process.on('SIGUSR2', () => {});
+  }
   process.on('uncaughtException', (error) => {
     logger.fatal({ err: error }, 'uncaught exception');
     shutdown('uncaughtException', 1);
@@ -152,7 +175,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<htt
   return server;
 }
 
-function loadConfigOrExit(): ReturnType<typeof loadConfig> {
+/** Loads the configuration, or exits 1 with one readable line per problem. */
+export function loadConfigOrExit(): ReturnType<typeof loadConfig> {
   try {
     return loadConfig();
   } catch (error) {
@@ -164,5 +188,11 @@ function loadConfigOrExit(): ReturnType<typeof loadConfig> {
 }
 
 if (require.main === module) {
-  void startServer();
+  // CLUSTER_MODE=true makes `pnpm start` what `pnpm start:cluster` is (the seeds' contract).
+  const loaded = loadConfigOrExit();
+  if (loaded.config.cluster.enabled && cluster.isPrimary) {
+    void runPrimary(loaded);
+  } else {
+    void startServer();
+  }
 }

@@ -67,6 +67,9 @@ const PROMETHEUS_TEXT = 'text/plain; version=0.0.4';
 
 /** Keys of the metrics JSON that a status provider cannot take. */
 const RESERVED_KEYS = new Set([
+  'mode',
+  'primary',
+  'workers',
   'instanceId',
   'pid',
   'version',
@@ -111,8 +114,29 @@ export function createHealthDetailsRouter({
   });
 
   const sendPrometheus = async (res: Response) => {
-    const text = await metrics.registry.metrics();
+    const text = metrics.cluster
+      ? (await metrics.cluster.collect()).prometheus
+      : await metrics.registry.metrics();
     res.set('Cache-Control', 'no-store').type(metrics.registry.contentType).send(text);
+  };
+
+  /** This process's figures, or in cluster mode the machine's with each worker's. */
+  const describe = async () => {
+    if (!metrics.cluster) return summarizeMetrics(await metrics.registry.getMetricsAsJSON());
+    const snapshot = await metrics.cluster.collect();
+    return {
+      mode: 'cluster',
+      ...summarizeMetrics(snapshot.machine),
+      primary: {
+        pid: snapshot.primary.pid,
+        rssMb: Math.round(snapshot.primary.rssBytes / 1024 / 1024),
+      },
+      workers: snapshot.workers.map(({ pid, instanceId, metrics: workerMetrics }) => ({
+        pid,
+        instanceId,
+        ...summarizeMetrics(workerMetrics),
+      })),
+    };
   };
 
   const router = Router();
@@ -134,7 +158,7 @@ export function createHealthDetailsRouter({
       return;
     }
     const [summary, ...states] = await Promise.all([
-      metrics.registry.getMetricsAsJSON().then(summarizeMetrics),
+      describe(),
       ...statusProviders.map((provider) => stateOf(provider, providerTimeoutMs)),
     ]);
     const sections = Object.fromEntries(

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ClusterMetricsSource } from '../cluster/cluster-metrics';
 import type { RequestObserver } from '../http/request-context';
 import { DEFAULT_WINDOW_MS, type EventLoopMonitor } from './event-loop-monitor';
 
@@ -17,11 +18,18 @@ export interface Metrics {
   readonly registry: Registry;
   /** Counts requests; the request context calls it for every request it sees. */
   readonly requests: RequestObserver;
+  /**
+   * In a cluster worker: the machine's figures, merged by the primary. The metrics endpoints
+   * then describe the whole machine, not whichever worker answered.
+   */
+  readonly cluster?: ClusterMetricsSource | undefined;
 }
 
 export interface MetricsOptions {
   /** Source of the event-loop window gauges. */
   eventLoop: Pick<EventLoopMonitor, 'stats'>;
+  /** Set in a cluster worker (see src/cluster/cluster-metrics.ts). */
+  cluster?: (registry: Registry) => ClusterMetricsSource;
 }
 
 /** Metric names shared with {@link summarizeMetrics}. */
@@ -54,7 +62,7 @@ const STATUS_CLASS_LABELS = ['1xx', '2xx', '3xx', '4xx', '5xx'].map((statusClass
 }));
 
 /** Builds the metrics of one app. Starts no timer: the event-loop monitor is the caller's. */
-export function createMetrics({ eventLoop }: MetricsOptions): Metrics {
+export function createMetrics({ eventLoop, cluster }: MetricsOptions): Metrics {
   const own = new Registry();
   const registers = [own];
 
@@ -118,8 +126,10 @@ export function createMetrics({ eventLoop }: MetricsOptions): Metrics {
     'average',
   );
 
+  const registry = Registry.merge([defaultMetricsRegistry(), own]);
   return {
-    registry: Registry.merge([defaultMetricsRegistry(), own]),
+    registry,
+    cluster: cluster?.(registry),
     requests: {
       requestStarted() {
         inFlight.inc();
