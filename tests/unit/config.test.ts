@@ -66,8 +66,15 @@ describe('loadConfig', () => {
       MEMORY_THRESHOLD_MB: '256',
       MEMORY_MONITOR_INTERVAL_MS: '30000',
       EVENT_LOOP_DELAY_THRESHOLD_MS: '100',
+      MAX_OLD_SPACE_SIZE: '1024',
+      WORKER_MEMORY_LIMIT_MB: '700',
     });
-    expect(config.cluster).toEqual({ enabled: true, maxWorkers: 3 });
+    expect(config.cluster).toEqual({
+      enabled: true,
+      maxWorkers: 3,
+      maxOldSpaceMb: 1024,
+      workerMemoryLimitMb: 700,
+    });
     expect(config.memory).toEqual({ monitoring: true, thresholdMb: 256, intervalMs: 30_000 });
     expect(config.eventLoop).toEqual({ delayThresholdMs: 100 });
   });
