@@ -52,14 +52,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<htt
     .ping()
     .catch((error: unknown) => logger.warn({ err: error }, 'database not reachable yet'));
   const redis = config.redis.url
-    ? createRedisClient(
-        {
-          url: config.redis.url,
-          commandTimeoutMs: config.redis.commandTimeoutMs,
-          connectTimeoutMs: config.redis.connectTimeoutMs,
-        },
-        logger,
-      )
+    ? createRedisClient({ ...config.redis, url: config.redis.url }, logger)
     : undefined;
 
   const eventLoop = startEventLoopMonitor({

@@ -2,13 +2,14 @@ import { readFileSync } from 'node:fs';
 import {
   isRunning,
   liveInstances,
+  deployUnderLoad,
   registerSessions,
+  resetsThatReachedNginx,
   startDeployEnvironment,
-  startDeployLoad,
   type DeployEnvironment,
   type Session,
 } from '../helpers/e2e/deploy';
-import { summarizeFailures, waitForRequests, type LoadReport } from '../helpers/e2e/load-generator';
+import { summarizeFailures } from '../helpers/e2e/load-generator';
 
 jest.setTimeout(300_000);
 
@@ -33,26 +34,16 @@ describe('scripts/deploy-blue-green.sh --driver local, under load through the sh
     await env?.destroy();
   });
 
-  async function deployUnderLoad(version: string, args: string[] = []) {
-    const load = startDeployLoad(env.nginx.url, sessions);
-    await waitForRequests(load, 200);
-    const run = await env.deploy('blue-green', version, args);
-    const accessLogMark = env.nginx.accessLog().length;
-    await waitForRequests(load, 200);
-    const report = await load.stop();
-    return { run, report, accessLogMark };
-  }
-
-  function expectResetsNeverReachedNginx(report: LoadReport) {
-    const seen = new Set(env.nginx.accessLog().map((entry) => entry.requestId));
-    expect(report.resets.filter((reset) => seen.has(reset.requestId))).toEqual([]);
-  }
-
   it('switches to a whole new set with zero failed requests, and tokens issued before still work', async () => {
     const blue = env.instances();
     expect(blue).toHaveLength(3);
 
-    const { run, report, accessLogMark } = await deployUnderLoad(releaseB);
+    const { run, report, accessLogMark } = await deployUnderLoad(
+      env,
+      'blue-green',
+      releaseB,
+      sessions,
+    );
     console.log(
       `blue-green deploy under load: ${report.sent} requests (${JSON.stringify(report.byPath)}), ` +
         `${report.failures.length} failed, ${report.resets.length} reload resets retried, ` +
@@ -60,7 +51,7 @@ describe('scripts/deploy-blue-green.sh --driver local, under load through the sh
     );
     expect(run.code).toBe(0);
     expect(summarizeFailures(report.failures)).toEqual([]);
-    expectResetsNeverReachedNginx(report);
+    expect(resetsThatReachedNginx(env, report)).toEqual([]);
 
     const green = env.instances();
     expect(green).toHaveLength(3);
@@ -113,7 +104,10 @@ void require(${JSON.stringify(`${releaseB}/dist/server.js`)}).startServer();
     const blue = env.instances();
     const upstreamsBefore = readFileSync(env.nginx.upstreamsFile, 'utf8');
 
-    const { run, report } = await deployUnderLoad(broken, ['--ready-timeout', '8']);
+    const { run, report } = await deployUnderLoad(env, 'blue-green', broken, sessions, [
+      '--ready-timeout',
+      '8',
+    ]);
     console.log(
       `blue-green rollback under load: ${report.sent} requests, ${report.failures.length} failed, ` +
         `${report.resets.length} reload resets retried`,

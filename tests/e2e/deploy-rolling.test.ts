@@ -2,14 +2,15 @@ import path from 'node:path';
 import {
   isRunning,
   liveInstances,
+  deployUnderLoad,
   registerSessions,
+  resetsThatReachedNginx,
   startDeployEnvironment,
-  startDeployLoad,
   type DeployEnvironment,
   type DeployedInstance,
   type Session,
 } from '../helpers/e2e/deploy';
-import { summarizeFailures, waitForRequests, type LoadReport } from '../helpers/e2e/load-generator';
+import { summarizeFailures } from '../helpers/e2e/load-generator';
 
 jest.setTimeout(300_000);
 
@@ -34,23 +35,6 @@ describe('scripts/deploy-rolling.sh --driver local, under load through the shipp
     await env?.destroy();
   });
 
-  /** Runs a deploy while the load runs, with traffic before and after it. */
-  async function deployUnderLoad(version: string, args: string[] = []) {
-    const load = startDeployLoad(env.nginx.url, sessions);
-    await waitForRequests(load, 200);
-    const run = await env.deploy('rolling', version, args);
-    const accessLogMark = env.nginx.accessLog().length;
-    await waitForRequests(load, 200);
-    const report = await load.stop();
-    return { run, report, accessLogMark };
-  }
-
-  /** Every attempt the load retried after a reset must be absent from nginx's access log. */
-  function expectResetsNeverReachedNginx(report: LoadReport) {
-    const seen = new Set(env.nginx.accessLog().map((entry) => entry.requestId));
-    expect(report.resets.filter((reset) => seen.has(reset.requestId))).toEqual([]);
-  }
-
   /** No request reached an old instance after it was told to shut down. */
   function expectNoRequestAfterSigterm(instance: DeployedInstance) {
     const logs = env.instanceLogs(instance.name);
@@ -64,7 +48,12 @@ describe('scripts/deploy-rolling.sh --driver local, under load through the shipp
     const before = env.instances();
     expect(before).toHaveLength(3);
 
-    const { run, report, accessLogMark } = await deployUnderLoad(releaseB);
+    const { run, report, accessLogMark } = await deployUnderLoad(
+      env,
+      'rolling',
+      releaseB,
+      sessions,
+    );
     console.log(
       `rolling deploy under load: ${report.sent} requests (${JSON.stringify(report.byPath)}), ` +
         `${report.failures.length} failed, ${report.resets.length} reload resets retried, ` +
@@ -72,7 +61,7 @@ describe('scripts/deploy-rolling.sh --driver local, under load through the shipp
     );
     expect(run.code).toBe(0);
     expect(summarizeFailures(report.failures)).toEqual([]);
-    expectResetsNeverReachedNginx(report);
+    expect(resetsThatReachedNginx(env, report)).toEqual([]);
 
     const after = env.instances();
     expect(after).toHaveLength(3);
@@ -123,7 +112,7 @@ void require(${JSON.stringify(`${releaseB}/dist/server.js`)}).startServer();
     );
     const before = env.instances();
 
-    const { run, report } = await deployUnderLoad(flaky);
+    const { run, report } = await deployUnderLoad(env, 'rolling', flaky, sessions);
     console.log(
       `rolling deploy rolled back midway: ${report.sent} requests, ${report.failures.length} failed, ` +
         `${report.resets.length} reload resets retried`,
@@ -131,7 +120,7 @@ void require(${JSON.stringify(`${releaseB}/dist/server.js`)}).startServer();
     expect(run.code).toBe(1);
     expect(run.output).toMatch(/exited \(status 3\) before it was ready; rolled back/);
     expect(summarizeFailures(report.failures)).toEqual([]);
-    expectResetsNeverReachedNginx(report);
+    expect(resetsThatReachedNginx(env, report)).toEqual([]);
 
     // Three instances of the previous release again: two untouched, one restarted in place of
     // the flaky instance that had been swapped in; no flaky instance is left running.

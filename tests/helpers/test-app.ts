@@ -66,14 +66,7 @@ export async function createTestApp(
   });
   const db = await openDatabase(config);
   const redis = config.redis.url
-    ? createRedisClient(
-        {
-          url: config.redis.url,
-          commandTimeoutMs: config.redis.commandTimeoutMs,
-          connectTimeoutMs: config.redis.connectTimeoutMs,
-        },
-        logger,
-      )
+    ? createRedisClient({ ...config.redis, url: config.redis.url }, logger)
     : undefined;
   const eventLoop = startEventLoopMonitor({
     logger,

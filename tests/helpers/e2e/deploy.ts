@@ -11,7 +11,13 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { spawnTracked } from './child-processes';
-import { startLoad, type RunningLoad } from './load-generator';
+import {
+  startLoad,
+  waitForRequests,
+  type LoadFailure,
+  type LoadReport,
+  type RunningLoad,
+} from './load-generator';
 import { createTestDatabase, sharedPostgresAdminUrl, type TestDatabase } from './postgres';
 import { startShippedNginx, type ShippedNginx } from './shipped-nginx';
 
@@ -292,4 +298,30 @@ export function startDeployLoad(baseUrl: string, sessions: readonly Session[]): 
       }
     },
   });
+}
+
+/** Runs a deploy while the load of {@link startDeployLoad} runs, with traffic before and after it. */
+export async function deployUnderLoad(
+  env: DeployEnvironment,
+  strategy: 'rolling' | 'blue-green',
+  version: string,
+  sessions: readonly Session[],
+  args: string[] = [],
+): Promise<{ run: DeployRun; report: LoadReport; accessLogMark: number }> {
+  const load = startDeployLoad(env.nginx.url, sessions);
+  await waitForRequests(load, 200);
+  const run = await env.deploy(strategy, version, args);
+  const accessLogMark = env.nginx.accessLog().length;
+  await waitForRequests(load, 200);
+  const report = await load.stop();
+  return { run, report, accessLogMark };
+}
+
+/**
+ * The attempts the load resent after a connection reset that nginx nevertheless logged: a resent
+ * request must never have been processed, so this must be empty.
+ */
+export function resetsThatReachedNginx(env: DeployEnvironment, report: LoadReport): LoadFailure[] {
+  const seen = new Set(env.nginx.accessLog().map((entry) => entry.requestId));
+  return report.resets.filter((reset) => seen.has(reset.requestId));
 }
