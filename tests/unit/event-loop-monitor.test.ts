@@ -62,7 +62,9 @@ describe('event loop monitor', () => {
         windowsAbove: 1,
       }),
     ]);
-    expect(warnings(lines)[0]?.delayMaxMs).toBeGreaterThanOrEqual(150);
+    // The line reports the delay that crossed the threshold (how much of a 200 ms stall one
+    // window sees depends on where the window boundaries fall on a busy machine).
+    expect(warnings(lines)[0]?.delayMaxMs).toBeGreaterThanOrEqual(120);
   });
 
   it('warns again once the interval has passed, counting the windows above the threshold', async () => {

@@ -22,7 +22,8 @@ export function send(
     method = 'GET',
     headers = {},
     json,
-  }: { method?: string; headers?: Record<string, string>; json?: unknown } = {},
+    timeoutMs = 15_000,
+  }: { method?: string; headers?: Record<string, string>; json?: unknown; timeoutMs?: number } = {},
 ): Promise<Reply> {
   const start = performance.now();
   const payload = json === undefined ? undefined : JSON.stringify(json);
@@ -50,6 +51,10 @@ export function send(
       });
     });
     req.on('error', reject);
+    // A reply that never comes is a failure with a message, not a test that hangs until jest's timeout.
+    req.setTimeout(timeoutMs, () =>
+      req.destroy(new Error(`no reply from ${method} ${url} within ${timeoutMs} ms`)),
+    );
     req.end(payload);
   });
 }
