@@ -64,6 +64,9 @@ export function createApp({
 }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // API and health replies are `no-store` JSON, the rest errors: an ETag (a SHA-1 of every body,
+  // computed on every response) would never be used.
+  app.disable('etag');
   // A hop count, never `true`: trusting every proxy would let any client pick its own IP
   // with an X-Forwarded-For header.
   app.set('trust proxy', config.http.trustProxy);
@@ -107,7 +110,11 @@ export function createApp({
   const auth = createAuthService({
     repository: createAuthRepository(db.prisma),
     tokens,
-    passwords: createPasswordHasher(),
+    passwords: createPasswordHasher(
+      config.auth.passwordHashConcurrency
+        ? { concurrency: config.auth.passwordHashConcurrency }
+        : {},
+    ),
     logger,
     sessionMaxAgeSeconds: config.auth.sessionMaxAgeSeconds,
   });

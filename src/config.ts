@@ -99,6 +99,8 @@ const envSchema = z.object({
   JWT_REFRESH_TTL_SECONDS: int(7 * 24 * 3600, 60),
   AUTH_SESSION_MAX_AGE_SECONDS: int(30 * 24 * 3600, 60),
   AUTH_PURGE_INTERVAL_MS: int(3_600_000, 0),
+  // Unset: one less than the cores, or a share of them per cluster worker (see PasswordHasher).
+  PASSWORD_HASH_CONCURRENCY: wholeNumber(1, 64).optional(),
   REFRESH_COOKIE_SECURE: bool(true),
   API_DOCS_ENABLED: z
     .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
@@ -132,6 +134,7 @@ const envSchema = z.object({
   MEMORY_THRESHOLD_MB: int(512, 16),
   MEMORY_MONITOR_INTERVAL_MS: int(60_000, 1_000),
   EVENT_LOOP_DELAY_THRESHOLD_MS: int(50, 1),
+  EVENT_LOOP_WINDOW_MS: int(10_000, 100, MAX_TIMER_MS),
   METRICS_TOKEN: optionalString.refine(
     (value) => value === undefined || value.length >= MIN_METRICS_TOKEN_LENGTH,
     {
@@ -205,6 +208,11 @@ export interface Config {
     readonly purgeIntervalMs: number;
     /** `Secure` attribute of the refresh cookie (browsers accept it on http://localhost too). */
     readonly refreshCookieSecure: boolean;
+    /**
+     * Password hashes (argon2) computed at once by this process; the rest wait their turn.
+     * Undefined: the hasher's default (one less than the cores).
+     */
+    readonly passwordHashConcurrency: number | undefined;
   };
   /** Swagger UI at /docs and the OpenAPI document at /docs/openapi.json. */
   readonly apiDocs: { readonly enabled: boolean };
@@ -251,6 +259,8 @@ export interface Config {
   readonly eventLoop: {
     /** An event-loop delay at least this long is logged as a warning (rate-limited). */
     readonly delayThresholdMs: number;
+    /** Event-loop figures in metrics describe the last complete window of this length. */
+    readonly windowMs: number;
   };
 }
 
@@ -376,6 +386,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       sessionMaxAgeSeconds: vars.AUTH_SESSION_MAX_AGE_SECONDS,
       purgeIntervalMs: vars.AUTH_PURGE_INTERVAL_MS,
       refreshCookieSecure: vars.REFRESH_COOKIE_SECURE,
+      passwordHashConcurrency: vars.PASSWORD_HASH_CONCURRENCY,
     },
     // On by default outside production: the document describes the API to anyone who asks.
     apiDocs: {
@@ -403,7 +414,10 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       thresholdMb: vars.MEMORY_THRESHOLD_MB,
       intervalMs: vars.MEMORY_MONITOR_INTERVAL_MS,
     },
-    eventLoop: { delayThresholdMs: vars.EVENT_LOOP_DELAY_THRESHOLD_MS },
+    eventLoop: {
+      delayThresholdMs: vars.EVENT_LOOP_DELAY_THRESHOLD_MS,
+      windowMs: vars.EVENT_LOOP_WINDOW_MS,
+    },
     metrics: {
       token: vars.METRICS_TOKEN,
       // Metrics describe internals (versions, memory, traffic): with no restriction configured

@@ -58,6 +58,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<htt
   const eventLoop = startEventLoopMonitor({
     logger,
     warnThresholdMs: config.eventLoop.delayThresholdMs,
+    windowMs: config.eventLoop.windowMs,
   });
   const memoryMonitor = config.memory.monitoring
     ? startMemoryMonitor({

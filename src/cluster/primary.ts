@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import type { LoadedConfig } from '../config';
 import { createLogger } from '../logger';
 import { startMemoryMonitor } from '../metrics/memory-monitor';
@@ -64,7 +65,15 @@ export async function runPrimary({ config, warnings }: LoadedConfig): Promise<vo
 
   const pool = new WorkerPool({
     size: config.cluster.maxWorkers,
-    env: database ? { DATABASE_URL: database.url } : {},
+    env: {
+      ...(database ? { DATABASE_URL: database.url } : {}),
+      // Every worker hashes passwords on its own threads: share the cores out among them, one
+      // left for the event loops, rather than each worker taking all but one.
+      PASSWORD_HASH_CONCURRENCY: String(
+        config.auth.passwordHashConcurrency ??
+          Math.max(1, Math.floor((availableParallelism() - 1) / config.cluster.maxWorkers)),
+      ),
+    },
     logger,
     readyTimeoutMs: 60_000,
     // The worker's own shutdown (drain delay included) is bounded by SHUTDOWN_TIMEOUT_MS; a

@@ -45,7 +45,7 @@ describe('loadConfig', () => {
       http: { trustProxy: 0, bodyLimit: '100kb' },
       cluster: { enabled: false },
       memory: { monitoring: false, thresholdMb: 512, intervalMs: 60_000 },
-      eventLoop: { delayThresholdMs: 50 },
+      eventLoop: { delayThresholdMs: 50, windowMs: 10_000 },
     });
     expect(config.instanceId).toBe(`${os.hostname()}-${process.pid}`);
     expect(config.cluster.maxWorkers).toBe(os.availableParallelism());
@@ -66,6 +66,7 @@ describe('loadConfig', () => {
       MEMORY_THRESHOLD_MB: '256',
       MEMORY_MONITOR_INTERVAL_MS: '30000',
       EVENT_LOOP_DELAY_THRESHOLD_MS: '100',
+      EVENT_LOOP_WINDOW_MS: '1000',
       MAX_OLD_SPACE_SIZE: '1024',
       WORKER_MEMORY_LIMIT_MB: '700',
     });
@@ -76,7 +77,7 @@ describe('loadConfig', () => {
       workerMemoryLimitMb: 700,
     });
     expect(config.memory).toEqual({ monitoring: true, thresholdMb: 256, intervalMs: 30_000 });
-    expect(config.eventLoop).toEqual({ delayThresholdMs: 100 });
+    expect(config.eventLoop).toEqual({ delayThresholdMs: 100, windowMs: 1_000 });
   });
 
   it('has rate limits and a Redis key prefix by default, each overridable', () => {
@@ -156,6 +157,14 @@ describe('loadConfig', () => {
 });
 
 describe('graceful shutdown settings', () => {
+  it('leaves the password hashing concurrency to the hasher unless set, and bounds it', () => {
+    expect(load({}).config.auth.passwordHashConcurrency).toBeUndefined();
+    expect(load({ PASSWORD_HASH_CONCURRENCY: '3' }).config.auth.passwordHashConcurrency).toBe(3);
+    expect(problemsOf({ PASSWORD_HASH_CONCURRENCY: '0' })).toEqual([
+      'PASSWORD_HASH_CONCURRENCY: must be at least 1',
+    ]);
+  });
+
   it('drains for 5 s by default in production, so load balancers see readiness fail first', () => {
     expect(load(production).config.shutdown).toEqual({ timeoutMs: 10_000, drainDelayMs: 5_000 });
   });

@@ -1,0 +1,151 @@
+/** One measured scenario. */
+export interface Measurement {
+  id: string;
+  title: string;
+  group: 'reference' | 'single process' | 'cluster' | 'nginx';
+  requestsPerSec: number;
+  latencyMs: { p50: number; p99: number; max: number };
+  total: number;
+  /** Responses that were neither 2xx nor a deliberate 429, plus connection errors and timeouts. */
+  errors: number;
+  statusCounts: Record<string, number>;
+  /** Scenario-specific figures (the login burst's event-loop delay). */
+  extra?: Record<string, number>;
+}
+
+export interface Target {
+  name: string;
+  expected: string;
+  actual: string;
+  met: boolean;
+}
+
+export interface BenchReport {
+  date: string;
+  machine: string;
+  node: string;
+  database: string;
+  rateLimitStore: string;
+  connections: number;
+  durationSec: number;
+  warmupSec: number;
+  measurements: Measurement[];
+  skipped: Array<{ id: string; reason: string }>;
+  targets: Target[];
+}
+
+const EXPRESS = 'ref-express';
+
+/** requests/s relative to the bare Express 5 reference of the same run. */
+export function ratio(report: Pick<BenchReport, 'measurements'>, id: string): number | undefined {
+  const express = report.measurements.find((m) => m.id === EXPRESS)?.requestsPerSec;
+  const measured = report.measurements.find((m) => m.id === id)?.requestsPerSec;
+  return express && measured !== undefined ? measured / express : undefined;
+}
+
+const fixed = (value: number, digits: number) => value.toFixed(digits);
+const thousands = (value: number) => Math.round(value).toLocaleString('en-US');
+
+function rows(report: BenchReport): string[][] {
+  return report.measurements.map((m) => {
+    const r = ratio(report, m.id);
+    const extra = m.extra?.eventLoopP99Ms;
+    return [
+      m.title,
+      thousands(m.requestsPerSec),
+      fixed(m.latencyMs.p50, 0),
+      fixed(m.latencyMs.p99, 0),
+      r === undefined ? '-' : `${fixed(r, 2)}x`,
+      String(m.errors),
+      extra === undefined ? '' : `event-loop p99 ${fixed(extra, 1)} ms`,
+    ];
+  });
+}
+
+const HEADER = ['Scenario', 'req/s', 'p50 ms', 'p99 ms', 'vs Express', 'errors', 'notes'];
+
+/** The table for a terminal: aligned columns. */
+export function textTable(report: BenchReport): string {
+  const table = [HEADER, ...rows(report)];
+  const widths = HEADER.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  return table
+    .map((row) =>
+      row
+        .map((cell, i) =>
+          i === 0 || i === row.length - 1 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!),
+        )
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+export function targetLines(report: BenchReport): string[] {
+  return report.targets.map(
+    (t) => `${t.met ? 'met   ' : 'MISSED'}  ${t.name}: ${t.actual} (target ${t.expected})`,
+  );
+}
+
+export function markdown(report: BenchReport): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  const out = [
+    `Measured ${report.date} on ${report.machine}, Node ${report.node}; database: ${report.database}; ` +
+      `rate-limit store: ${report.rateLimitStore}; ${report.connections} connections, ` +
+      `${report.durationSec} s per scenario after a ${report.warmupSec} s warm-up.`,
+    '',
+    line(HEADER),
+    line(HEADER.map((_, i) => (i === 0 || i === HEADER.length - 1 ? '---' : '---:'))),
+    ...rows(report).map(line),
+    '',
+    ...report.skipped.map((s) => `Skipped ${s.id}: ${s.reason}`),
+    ...(report.skipped.length > 0 ? [''] : []),
+    'Targets:',
+    '',
+    ...report.targets.map(
+      (t) => `- ${t.met ? 'met' : '**missed**'}: ${t.name}: ${t.actual} (target ${t.expected})`,
+    ),
+    '',
+  ];
+  return out.join('\n');
+}
+
+const escapeXml = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A horizontal bar chart of requests/s, each bar labelled with its ratio to bare Express. */
+export function svgChart(report: BenchReport): string {
+  const barHeight = 22;
+  const gap = 8;
+  const labelWidth = 330;
+  const chartWidth = 520;
+  const top = 48;
+  const max = Math.max(...report.measurements.map((m) => m.requestsPerSec), 1);
+  const colors: Record<Measurement['group'], string> = {
+    reference: '#9ca3af',
+    'single process': '#2563eb',
+    cluster: '#7c3aed',
+    nginx: '#059669',
+  };
+  const bars = report.measurements.map((m, i) => {
+    const y = top + i * (barHeight + gap);
+    const width = Math.max(1, (m.requestsPerSec / max) * chartWidth);
+    const r = ratio(report, m.id);
+    const label = `${thousands(m.requestsPerSec)} req/s${r === undefined ? '' : ` (${fixed(r, 2)}x)`}`;
+    return [
+      `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escapeXml(m.title)}</text>`,
+      `<rect x="${labelWidth}" y="${y}" width="${width.toFixed(1)}" height="${barHeight}" fill="${colors[m.group]}"/>`,
+      `<text x="${labelWidth + width + 6}" y="${y + 15}">${escapeXml(label)}</text>`,
+    ].join('');
+  });
+  const height = top + report.measurements.length * (barHeight + gap) + 16;
+  const width = labelWidth + chartWidth + 170;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="13">`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    `<text x="12" y="22" font-size="15" font-weight="bold">${escapeXml(`Requests per second, Node ${report.node} (ratio to bare Express 5)`)}</text>`,
+    `<text x="12" y="38" fill="#4b5563">${escapeXml(`${report.machine}; ${report.database}; ${report.rateLimitStore}`)}</text>`,
+    ...bars,
+    '</svg>',
+    '',
+  ].join('\n');
+}

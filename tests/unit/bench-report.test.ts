@@ -1,0 +1,60 @@
+import { markdown, ratio, svgChart, textTable, type BenchReport } from '../../bench/report';
+
+const measurement = (id: string, title: string, requestsPerSec: number, errors = 0) => ({
+  id,
+  title,
+  group: id.startsWith('ref-') ? ('reference' as const) : ('single process' as const),
+  requestsPerSec,
+  latencyMs: { p50: 2, p99: 8, max: 20 },
+  total: requestsPerSec * 10,
+  errors,
+  statusCounts: { '200': requestsPerSec * 10 },
+});
+
+const report: BenchReport = {
+  date: '2026-11-24',
+  machine: '2 cores (test CPU)',
+  node: '24.21.0',
+  database: 'embedded PGlite',
+  rateLimitStore: 'memory',
+  connections: 50,
+  durationSec: 10,
+  warmupSec: 3,
+  measurements: [
+    measurement('ref-node-http', 'raw node:http hello-world', 40_000),
+    measurement('ref-express', 'bare Express 5 hello-world', 20_000),
+    { ...measurement('login', 'POST /api/auth/login <32>', 150), extra: { eventLoopP99Ms: 4.56 } },
+  ],
+  skipped: [{ id: 'nginx', reason: 'nginx is not installed' }],
+  targets: [{ name: 'no errors', expected: '0', actual: '0', met: true }],
+};
+
+describe('the bench report', () => {
+  it('divides by the bare Express reference of the same run', () => {
+    expect(ratio(report, 'ref-node-http')).toBe(2);
+    expect(ratio(report, 'login')).toBeCloseTo(0.0075);
+    expect(ratio(report, 'missing')).toBeUndefined();
+    expect(ratio({ measurements: report.measurements.slice(2) }, 'login')).toBeUndefined();
+  });
+
+  it('prints aligned rows with ratios and the scenario notes', () => {
+    const lines = textTable(report).split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[1]).toMatch(/^raw node:http hello-world\s+40,000\s+2\s+8\s+2\.00x\s+0$/);
+    expect(lines[3]).toContain('event-loop p99 4.6 ms');
+  });
+
+  it('writes a Markdown table, the skipped groups and the targets', () => {
+    const md = markdown(report);
+    expect(md).toContain('| bare Express 5 hello-world | 20,000 | 2 | 8 | 1.00x | 0 |  |');
+    expect(md).toContain('Skipped nginx: nginx is not installed');
+    expect(md).toContain('- met: no errors: 0 (target 0)');
+  });
+
+  it('draws one bar per scenario and escapes text', () => {
+    const svg = svgChart(report);
+    expect(svg.match(/<rect x=/g)).toHaveLength(3);
+    expect(svg).toContain('POST /api/auth/login &lt;32&gt;');
+    expect(svg).not.toContain('<32>');
+  });
+});
