@@ -60,6 +60,21 @@ export function createLogger({ level, instanceId, destination }: LoggerOptions):
   return pino(options);
 }
 
+/**
+ * Exits with `code` once every line logged so far has reached stdout. pino writes stdout
+ * asynchronously, and a bare `process.exit` while a write was in flight made pino's exit hook
+ * write the remaining lines synchronously, before the in-flight ones: a replica's log ended with
+ * "shutting down" after "shutdown complete" (seen under load in CI). Exits anyway after
+ * `timeoutMs` if stdout does not drain (a reader that stopped reading).
+ */
+export function exitAfterLogs(logger: Logger, code: number, timeoutMs = 2_000): Promise<never> {
+  return new Promise<never>(() => {
+    const exit = () => process.exit(code);
+    setTimeout(exit, timeoutMs);
+    logger.flush(exit);
+  });
+}
+
 function canResolve(moduleName: string): boolean {
   try {
     require.resolve(moduleName);
