@@ -6,7 +6,7 @@ import { createAuthRepository } from './auth/auth.repository';
 import { startTokenPurge } from './auth/token-purge';
 import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/database';
-import { createLogger, exitAfterLogs } from './logger';
+import { createLogger } from './logger';
 import { startEventLoopMonitor } from './metrics/event-loop-monitor';
 import { startMemoryMonitor } from './metrics/memory-monitor';
 import { createMetrics } from './metrics/metrics';
@@ -35,7 +35,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<htt
 
   const db = await openDatabase(config).catch((error: unknown) => {
     logger.fatal({ err: error }, 'could not open the database');
-    return exitAfterLogs(logger, 1);
+    process.exit(1);
   });
   if (db.kind === 'embedded') {
     // The embedded database belongs to this process, so it is migrated here; a server database
@@ -43,7 +43,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<htt
     const applied = await db.applyMigrations(logger).catch(async (error: unknown) => {
       logger.fatal({ err: error }, 'could not migrate the embedded database');
       await db.close();
-      return exitAfterLogs(logger, 1);
+      process.exit(1);
     });
     if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
   }
@@ -118,7 +118,6 @@ export async function startServer(options: StartServerOptions = {}): Promise<htt
     onStart: () => {
       shuttingDown = true;
     },
-    exit: (code) => void exitAfterLogs(logger, code),
     closeDependencies: async () => {
       stopPurge();
       stopMemoryLimit?.();
@@ -154,7 +153,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<htt
     });
   }).catch((error: unknown) => {
     logger.fatal({ err: error, host: config.host, port: config.port }, 'could not listen');
-    return exitAfterLogs(logger, 1);
+    process.exit(1);
   });
   const address = server.address();
   logger.info(

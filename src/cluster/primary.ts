@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { LoadedConfig } from '../config';
-import { createLogger, exitAfterLogs } from '../logger';
+import { createLogger } from '../logger';
 import { startMemoryMonitor } from '../metrics/memory-monitor';
 import { setUpRateLimitClusterPrimary } from '../rate-limit/cluster-primary';
 import { serveClusterMetrics } from './cluster-metrics';
@@ -30,7 +30,7 @@ export async function runPrimary({ config, warnings }: LoadedConfig): Promise<vo
   if (!config.database.url) {
     database = await serveEmbeddedDatabase(config, logger).catch((error: unknown) => {
       logger.fatal({ err: error }, 'could not open the embedded database');
-      return exitAfterLogs(logger, 1);
+      process.exit(1);
     });
   }
   setUpRateLimitClusterPrimary(config);
@@ -60,7 +60,7 @@ export async function runPrimary({ config, warnings }: LoadedConfig): Promise<vo
         logger.error({ err: error }, 'closing the embedded database failed'),
       );
     logger.info({ code }, 'cluster stopped');
-    await exitAfterLogs(logger, code);
+    process.exit(code);
   };
 
   const pool = new WorkerPool({
