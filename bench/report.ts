@@ -43,11 +43,25 @@ export function ratio(report: Pick<BenchReport, 'measurements'>, id: string): nu
   return express && measured !== undefined ? measured / express : undefined;
 }
 
+const GROUP_ORDER: ReadonlyArray<Measurement['group']> = [
+  'reference',
+  'single process',
+  'cluster',
+  'nginx',
+];
+
+/** The measurements, references first (the bench measures one of them last). */
+export function ordered(report: Pick<BenchReport, 'measurements'>): Measurement[] {
+  return [...report.measurements].sort(
+    (a, b) => GROUP_ORDER.indexOf(a.group) - GROUP_ORDER.indexOf(b.group),
+  );
+}
+
 const fixed = (value: number, digits: number) => value.toFixed(digits);
 const thousands = (value: number) => Math.round(value).toLocaleString('en-US');
 
 function rows(report: BenchReport): string[][] {
-  return report.measurements.map((m) => {
+  return ordered(report).map((m) => {
     const r = ratio(report, m.id);
     const extra = m.extra?.eventLoopP99Ms;
     return [
@@ -116,7 +130,8 @@ const escapeXml = (text: string) =>
 export function svgChart(report: BenchReport): string {
   const barHeight = 22;
   const gap = 8;
-  const labelWidth = 330;
+  // About 7 px per character at 13 px: room for the longest title.
+  const labelWidth = 24 + 7 * Math.max(20, ...report.measurements.map((m) => m.title.length));
   const chartWidth = 520;
   const top = 48;
   const max = Math.max(...report.measurements.map((m) => m.requestsPerSec), 1);
@@ -126,7 +141,7 @@ export function svgChart(report: BenchReport): string {
     cluster: '#7c3aed',
     nginx: '#059669',
   };
-  const bars = report.measurements.map((m, i) => {
+  const bars = ordered(report).map((m, i) => {
     const y = top + i * (barHeight + gap);
     const width = Math.max(1, (m.requestsPerSec / max) * chartWidth);
     const r = ratio(report, m.id);

@@ -337,6 +337,7 @@ async function references(): Promise<void> {
 
 interface Account {
   email: string;
+  userId: string;
   accessToken: string;
 }
 
@@ -358,7 +359,7 @@ async function singleProcess(): Promise<Account> {
       password: PASSWORD,
       name: 'Bench',
     });
-    const account = { email, accessToken: registered.accessToken as string };
+    const account = accountOf(email, registered);
     const bearer = { authorization: `Bearer ${account.accessToken}` };
 
     await measure('live', 'GET /health/live', 'single process', {
@@ -404,6 +405,38 @@ async function singleProcess(): Promise<Account> {
   }
 }
 
+function accountOf(email: string, registered: Record<string, unknown>): Account {
+  return {
+    email,
+    userId: (registered.user as { id: string }).id,
+    accessToken: registered.accessToken as string,
+  };
+}
+
+/**
+ * Bare Express plus the database read of `/me` and nothing else: what `/me` would cost with no
+ * middleware at all. Runs once the app has stopped (the embedded database has one owner).
+ */
+async function expressWithDatabaseRead(account: Account): Promise<void> {
+  const port = await freePort();
+  const server = await startServer(
+    'ref-express-prisma',
+    path.join(__dirname, 'references', 'express-prisma.mjs'),
+    port,
+    appEnv(port, { BENCH_USER_ID: account.userId }),
+    '/',
+  );
+  try {
+    await measure('ref-express-prisma', 'bare Express 5 + the Prisma read of /me', 'reference', {
+      url: `http://127.0.0.1:${port}`,
+      method: 'GET',
+      path: '/',
+    });
+  } finally {
+    await stopProcess(server);
+  }
+}
+
 async function registerOnly(): Promise<Account> {
   // BENCH_ONLY without "single": an account is still needed for /me.
   const port = await freePort();
@@ -422,7 +455,7 @@ async function registerOnly(): Promise<Account> {
       password: PASSWORD,
       name: 'Bench',
     });
-    return { email, accessToken: registered.accessToken as string };
+    return accountOf(email, registered);
   } finally {
     await stopProcess(app);
   }
@@ -684,6 +717,8 @@ async function main(): Promise<void> {
     : needsAccount
       ? await registerOnly()
       : undefined;
+  if (account && groups.has('single') && groups.has('reference'))
+    await expressWithDatabaseRead(account);
   if (account && groups.has('cluster')) await clusterMode(account);
   if (account && groups.has('nginx')) await behindNginx(account);
 

@@ -51,6 +51,22 @@ describe('the bench report', () => {
     expect(md).toContain('- met: no errors: 0 (target 0)');
   });
 
+  it('lists the references first, even one measured last', () => {
+    const late = {
+      ...report,
+      measurements: [...report.measurements.slice(1), report.measurements[0]!],
+    };
+    const titles = textTable(late)
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(/\s{2,}/)[0]);
+    expect(titles).toEqual([
+      'bare Express 5 hello-world',
+      'raw node:http hello-world',
+      'POST /api/auth/login <32>',
+    ]);
+  });
+
   it('draws one bar per scenario and escapes text', () => {
     const svg = svgChart(report);
     expect(svg.match(/<rect x=/g)).toHaveLength(3);

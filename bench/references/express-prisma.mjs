@@ -1,0 +1,26 @@
+// Reference: bare Express 5 plus the one database read `/api/auth/me` makes, through the same
+// Prisma client and driver as the app, and nothing else (no middleware, no token, no limiter).
+// The gap between this and `/me` is what the rest of the stack costs.
+import { createRequire } from 'node:module';
+import express from 'express';
+
+const require = createRequire(import.meta.url);
+const { loadConfig } = require('../../dist/config.js');
+const { openDatabase } = require('../../dist/db/database.js');
+
+const { config } = loadConfig({ envFile: false });
+const db = await openDatabase(config);
+const id = process.env.BENCH_USER_ID;
+// The same row and columns as the app's findUserById.
+const select = { id: true, email: true, name: true, createdAt: true, passwordHash: true };
+
+const app = express();
+app.get('/', async (_request, response) => {
+  const { passwordHash: _, ...user } = await db.prisma.user.findUnique({ where: { id }, select });
+  response.json({ user });
+});
+const server = app.listen(config.port, '127.0.0.1');
+process.once('SIGTERM', () => {
+  server.close();
+  void db.close();
+});
