@@ -47,9 +47,9 @@ export interface PasswordHasherOptions {
   /**
    * Hashes computed at once; the rest wait their turn, first come first served. Each hash keeps
    * a core busy for milliseconds: with as many at once as libuv has threads (4), a burst of
-   * logins on a 2-core machine starved the event loop (p99 delay 15-25 ms while 32 logins
-   * hashed, against 4 ms with one at a time, for 25% fewer logins per second), and left no
-   * thread for DNS lookups or file reads. Default: one less than the cores.
+   * logins on a 2-core machine starved the event loop (p99 delay 14-22 ms while 32 logins
+   * hashed, against 5 ms with one at a time, for about 20% fewer logins per second), and left
+   * no thread for DNS lookups or file reads. Default: one less than the cores.
    */
   concurrency?: number;
 }
