@@ -10,17 +10,10 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { findBinary } from '../tests/helpers/e2e/binaries';
 import { prepareShippedNginx } from '../tests/helpers/e2e/shipped-nginx';
 import { freePort } from '../tests/helpers/e2e/ports';
 import { startProcess, stopAll, stopProcess, type Started } from './processes';
@@ -120,22 +113,36 @@ const secrets = {
   refresh: randomBytes(48).toString('hex'),
 };
 
-/** Starts a server and waits until `readyPath` answers 200. */
+/** A server the bench started, listening on loopback. */
+interface Server extends Started {
+  port: number;
+  url: string;
+}
+
+/** Starts `script` on a free port (its environment from `envFor(port)`); resolves once `readyPath` answers 200. */
 async function startServer(
   name: string,
   script: string,
-  port: number,
-  serverEnv: NodeJS.ProcessEnv,
+  envFor: (port: number) => NodeJS.ProcessEnv,
   readyPath: string,
-): Promise<Started> {
+): Promise<Server> {
+  const port = await freePort();
   const proc = startProcess(name, node, [script], {
-    env: serverEnv,
+    env: envFor(port),
     cwd: workDir, // no stray .env is read
     logFile: path.join(logsDir, `${name}.log`),
   });
-  await waitUntilOk(proc, `http://127.0.0.1:${port}${readyPath}`);
-  return proc;
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntilOk(proc, `${url}${readyPath}`);
+  // The same object, not a copy: stopProcess knows its processes by identity.
+  return Object.assign(proc, { port, url });
 }
+
+const APP = path.join(ROOT, 'dist', 'server.js');
+
+/** The built app (`pnpm start`), ready. */
+const startApp = (name: string, overrides: Record<string, string> = {}) =>
+  startServer(name, APP, (port) => appEnv(port, overrides), '/health/ready');
 
 async function waitUntilOk(proc: Started, url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -319,19 +326,13 @@ async function references(): Promise<void> {
     ['ref-node-http', 'raw node:http hello-world', 'node-http.mjs'],
     ['ref-express', 'bare Express 5 hello-world', 'express.mjs'],
   ] as const) {
-    const port = await freePort();
     const server = await startServer(
       id,
       path.join(__dirname, 'references', script),
-      port,
-      { PATH: env.PATH, PORT: String(port), NODE_ENV: 'production' },
+      (port) => ({ PATH: env.PATH, PORT: String(port), NODE_ENV: 'production' }),
       '/',
     );
-    await measure(id, title, 'reference', {
-      url: `http://127.0.0.1:${port}`,
-      method: 'GET',
-      path: '/',
-    });
+    await measure(id, title, 'reference', { url: server.url, method: 'GET', path: '/' });
     await stopProcess(server);
   }
 }
@@ -344,38 +345,19 @@ interface Account {
 
 async function singleProcess(): Promise<Account> {
   console.log('The template, one process (pnpm start):');
-  const port = await freePort();
-  const app = await startServer(
-    'app',
-    path.join(ROOT, 'dist', 'server.js'),
-    port,
-    appEnv(port),
-    '/health/ready',
-  );
-  const url = `http://127.0.0.1:${port}`;
+  const app = await startApp('app');
+  const { url } = app;
   try {
-    const email = `bench-${randomBytes(6).toString('hex')}@bench.invalid`;
-    const registered = await call(`${url}/api/auth/register`, {
-      email,
-      password: PASSWORD,
-      name: 'Bench',
-    });
-    const account = accountOf(email, registered);
-    const bearer = { authorization: `Bearer ${account.accessToken}` };
+    const account = await register(url);
+    await measure('live', 'GET /health/live', 'single process', liveJob(url));
+    await measure(
+      'me',
+      `GET /api/auth/me (${storeName()} store)`,
+      'single process',
+      meJob(url, account),
+    );
 
-    await measure('live', 'GET /health/live', 'single process', {
-      url,
-      method: 'GET',
-      path: '/health/live',
-    });
-    await measure('me', `GET /api/auth/me (${storeName()} store)`, 'single process', {
-      url,
-      method: 'GET',
-      path: '/api/auth/me',
-      headers: bearer,
-    });
-
-    const sessions = await refreshSessions(url, email, 2 * connections);
+    const sessions = await refreshSessions(url, account.email, 2 * connections);
     await measure('refresh', 'POST /api/auth/refresh (rotation)', 'single process', {
       url,
       method: 'POST',
@@ -395,7 +377,7 @@ async function singleProcess(): Promise<Account> {
         method: 'POST',
         path: '/api/auth/login',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email, password: PASSWORD }),
+        body: JSON.stringify({ email: account.email, password: PASSWORD }),
         connections: LOGIN_BURST_CONNECTIONS,
       },
       (done) => eventLoopDuring(url, done),
@@ -406,7 +388,14 @@ async function singleProcess(): Promise<Account> {
   }
 }
 
-function accountOf(email: string, registered: Record<string, unknown>): Account {
+/** Registers a new account (`bench-*@bench.invalid`). */
+async function register(url: string): Promise<Account> {
+  const email = `bench-${randomBytes(6).toString('hex')}@bench.invalid`;
+  const registered = await call(`${url}/api/auth/register`, {
+    email,
+    password: PASSWORD,
+    name: 'Bench',
+  });
   return {
     email,
     userId: (registered.user as { id: string }).id,
@@ -414,22 +403,29 @@ function accountOf(email: string, registered: Record<string, unknown>): Account 
   };
 }
 
+const liveJob = (url: string): LoadJob => ({ url, method: 'GET', path: '/health/live' });
+
+const meJob = (url: string, account: Account): LoadJob => ({
+  url,
+  method: 'GET',
+  path: '/api/auth/me',
+  headers: { authorization: `Bearer ${account.accessToken}` },
+});
+
 /**
  * Bare Express plus the database read of `/me` and nothing else: what `/me` would cost with no
  * middleware at all. Runs once the app has stopped (the embedded database has one owner).
  */
 async function expressWithDatabaseRead(account: Account): Promise<void> {
-  const port = await freePort();
   const server = await startServer(
     'ref-express-prisma',
     path.join(__dirname, 'references', 'express-prisma.mjs'),
-    port,
-    appEnv(port, { BENCH_USER_ID: account.userId }),
+    (port) => appEnv(port, { BENCH_USER_ID: account.userId }),
     '/',
   );
   try {
     await measure('ref-express-prisma', 'bare Express 5 + the Prisma read of /me', 'reference', {
-      url: `http://127.0.0.1:${port}`,
+      url: server.url,
       method: 'GET',
       path: '/',
     });
@@ -440,23 +436,9 @@ async function expressWithDatabaseRead(account: Account): Promise<void> {
 
 async function registerOnly(): Promise<Account> {
   // BENCH_ONLY without "single": an account is still needed for /me.
-  const port = await freePort();
-  const app = await startServer(
-    'app-setup',
-    path.join(ROOT, 'dist', 'server.js'),
-    port,
-    appEnv(port),
-    '/health/ready',
-  );
+  const app = await startApp('app-setup');
   try {
-    const email = `bench-${randomBytes(6).toString('hex')}@bench.invalid`;
-    const url = `http://127.0.0.1:${port}`;
-    const registered = await call(`${url}/api/auth/register`, {
-      email,
-      password: PASSWORD,
-      name: 'Bench',
-    });
-    return accountOf(email, registered);
+    return await register(app.url);
   } finally {
     await stopProcess(app);
   }
@@ -464,32 +446,21 @@ async function registerOnly(): Promise<Account> {
 
 async function clusterMode(account: Account): Promise<void> {
   console.log('The template, src/cluster.ts with 2 workers (pnpm start:cluster):');
-  const port = await freePort();
   const primary = await startServer(
     'cluster',
     path.join(ROOT, 'dist', 'cluster.js'),
-    port,
-    appEnv(port, { MAX_WORKERS: '2' }),
+    (port) => appEnv(port, { MAX_WORKERS: '2' }),
     '/health/ready',
   );
-  const url = `http://127.0.0.1:${port}`;
+  const { url } = primary;
   try {
     await waitForWorkers(url, 2);
-    await measure('cluster-live', 'cluster x2: GET /health/live', 'cluster', {
-      url,
-      method: 'GET',
-      path: '/health/live',
-    });
+    await measure('cluster-live', 'cluster x2: GET /health/live', 'cluster', liveJob(url));
     await measure(
       'cluster-me',
       `cluster x2: GET /api/auth/me (${storeName(true)} store)`,
       'cluster',
-      {
-        url,
-        method: 'GET',
-        path: '/api/auth/me',
-        headers: { authorization: `Bearer ${account.accessToken}` },
-      },
+      meJob(url, account),
     );
   } finally {
     await stopProcess(primary);
@@ -508,13 +479,11 @@ async function waitForWorkers(url: string, count: number): Promise<void> {
 
 async function behindNginx(account: Account): Promise<void> {
   console.log('The template, 2 replicas behind the shipped nginx (least_conn):');
-  const nginxBinary = [
-    '/usr/sbin/nginx',
-    '/usr/local/sbin/nginx',
-    '/usr/bin/nginx',
-    '/opt/homebrew/bin/nginx',
-  ].find((candidate) => existsSync(candidate));
-  if (!nginxBinary) {
+  let nginxBinary: string;
+  try {
+    nginxBinary = findBinary('nginx');
+  } catch {
+    // The e2e tier fails without nginx; the bench measures what it can and says what it skipped.
     const reason = 'nginx is not installed (scripts/install-system-deps.sh installs it)';
     console.log(`  skipped: ${reason}`);
     skipped.push({ id: 'nginx', reason });
@@ -536,29 +505,18 @@ async function behindNginx(account: Account): Promise<void> {
     );
     sharedUrl = await readDatabaseUrl(database);
   }
-  const replicas: Started[] = [];
+  const replicas: Server[] = [];
   let nginx: Started | undefined;
   try {
-    const ports = [await freePort(), await freePort()];
-    for (const [i, port] of ports.entries()) {
+    for (const name of ['replica-1', 'replica-2']) {
       replicas.push(
-        await startServer(
-          `replica-${i + 1}`,
-          path.join(ROOT, 'dist', 'server.js'),
-          port,
-          appEnv(port, {
-            DATABASE_URL: sharedUrl,
-            TRUST_PROXY: '1',
-            INSTANCE_ID: `replica-${i + 1}`,
-          }),
-          '/health/ready',
-        ),
+        await startApp(name, { DATABASE_URL: sharedUrl, TRUST_PROXY: '1', INSTANCE_ID: name }),
       );
     }
     const nginxPort = await freePort();
     const prefix = prepareShippedNginx(
       nginxPort,
-      ports.map((port) => `127.0.0.1:${port}`),
+      replicas.map((replica) => `127.0.0.1:${replica.port}`),
     );
     allowEndlessKeepAlive(prefix.conf);
     nginx = startProcess(
@@ -573,21 +531,12 @@ async function behindNginx(account: Account): Promise<void> {
     );
     const url = `http://127.0.0.1:${nginxPort}`;
     await waitUntilOk(nginx, `${url}/health/live`);
-    await measure('nginx-live', 'nginx + 2 replicas: GET /health/live', 'nginx', {
-      url,
-      method: 'GET',
-      path: '/health/live',
-    });
+    await measure('nginx-live', 'nginx + 2 replicas: GET /health/live', 'nginx', liveJob(url));
     await measure(
       'nginx-me',
       `nginx + 2 replicas: GET /api/auth/me (${storeName()} store)`,
       'nginx',
-      {
-        url,
-        method: 'GET',
-        path: '/api/auth/me',
-        headers: { authorization: `Bearer ${account.accessToken}` },
-      },
+      meJob(url, account),
     );
     await stopProcess(nginx, 'SIGQUIT');
     cpSync(prefix.errorLog, path.join(logsDir, 'nginx-error.log'));
