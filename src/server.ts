@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from './config';
 import { openDatabase } from './db/database';
 import { createLogger } from './logger';
 import { startEventLoopMonitor } from './metrics/event-loop-monitor';
-import { startMemoryMonitor } from './metrics/memory-monitor';
+import { monitorMemoryIfEnabled } from './metrics/memory-monitor';
 import { createMetrics } from './metrics/metrics';
 import { createRedisClient } from './redis/redis-client';
 import { createShutdown } from './shutdown';
@@ -60,13 +60,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<htt
     warnThresholdMs: config.eventLoop.delayThresholdMs,
     windowMs: config.eventLoop.windowMs,
   });
-  const memoryMonitor = config.memory.monitoring
-    ? startMemoryMonitor({
-        logger,
-        thresholdMb: config.memory.thresholdMb,
-        intervalMs: config.memory.intervalMs,
-      })
-    : undefined;
+  const memoryMonitor = monitorMemoryIfEnabled(config.memory, logger);
 
   // In a cluster worker, the metrics endpoints describe the whole machine (see cluster-metrics.ts).
   const metrics = createMetrics({

@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { LoadedConfig } from '../config';
 import { createLogger } from '../logger';
-import { startMemoryMonitor } from '../metrics/memory-monitor';
+import { monitorMemoryIfEnabled } from '../metrics/memory-monitor';
 import { setUpRateLimitClusterPrimary } from '../rate-limit/cluster-primary';
 import { serveClusterMetrics } from './cluster-metrics';
 import { serveEmbeddedDatabase, type EmbeddedDatabaseServer } from './embedded-database-server';
@@ -35,13 +35,7 @@ export async function runPrimary({ config, warnings }: LoadedConfig): Promise<vo
   }
   setUpRateLimitClusterPrimary(config);
   serveClusterMetrics();
-  const memoryMonitor = config.memory.monitoring
-    ? startMemoryMonitor({
-        logger,
-        thresholdMb: config.memory.thresholdMb,
-        intervalMs: config.memory.intervalMs,
-      })
-    : undefined;
+  const memoryMonitor = monitorMemoryIfEnabled(config.memory, logger);
 
   if (config.cluster.maxOldSpaceMb > 0) {
     cluster.setupPrimary({

@@ -1,3 +1,4 @@
+import type { Config } from '../config';
 import type { Logger } from '../logger';
 
 export interface MemoryMonitorOptions {
@@ -43,3 +44,13 @@ export function startMemoryMonitor({
 }
 
 const toMb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+/** The monitor `ENABLE_MEMORY_MONITORING` asks for (server and cluster primary alike), or none. */
+export function monitorMemoryIfEnabled(
+  memory: Config['memory'],
+  logger: Logger,
+): MemoryMonitor | undefined {
+  return memory.monitoring
+    ? startMemoryMonitor({ logger, thresholdMb: memory.thresholdMb, intervalMs: memory.intervalMs })
+    : undefined;
+}

@@ -71,6 +71,7 @@ export async function createTestApp(
   const eventLoop = startEventLoopMonitor({
     logger,
     warnThresholdMs: config.eventLoop.delayThresholdMs,
+    windowMs: config.eventLoop.windowMs,
   });
   const metrics = createMetrics({ eventLoop });
   let shuttingDown = false;
