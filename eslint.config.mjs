@@ -27,6 +27,25 @@ export default tseslint.config(
     },
   },
   {
+    // A feature speaks HTTP only through its route table: its service, repository and the rest
+    // take and return plain data and throw domain errors, so a job or a CLI can reuse them.
+    files: ['src/auth/**/*.ts'],
+    ignores: ['src/**/*.routes.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/http/*', '**/http'],
+              message: "Only the feature's route table (*.routes.ts) may import from src/http/.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
   },

@@ -1,67 +1,54 @@
 import cors from 'cors';
-import express, { type Express, Router } from 'express';
+import express, { type Express, type Router } from 'express';
 import helmet from 'helmet';
-import { createAuthRouter } from './auth/auth.router';
-import { createAuthRepository } from './auth/auth.repository';
-import { createAuthService } from './auth/auth.service';
-import { createPasswordHasher } from './auth/password-hasher';
-import { TokenService } from './auth/token-service';
-import type { Config } from './config';
-import type { Database } from './db/database';
+import type { Services } from './composition/root';
+import { createDocsRouter } from './docs/docs.router';
 import { createHealthDetailsRouter, createProbeRouter } from './health/health.router';
 import { restrictMetricsAccess } from './health/metrics-access';
-import { createReadinessCheck } from './health/readiness';
 import type { StatusProvider } from './health/status-provider';
 import { errorHandler, notFoundHandler } from './http/error-handler';
-import { jsonBody } from './http/json-body';
+import { createApiRouter } from './http/mount-routes';
+import type { ReplyViolationReporter } from './http/reply-check';
+import { API_PREFIX } from './http/route';
 import { installRequestContext } from './http/request-context';
-import type { Logger } from './logger';
-import type { Metrics } from './metrics/metrics';
-import { createRateLimiters } from './rate-limit/rate-limiters';
-import type { Redis } from './redis/redis-client';
-import { createDocsRouter } from './docs/docs.router';
 import { APP_VERSION } from './version';
 
-/** Routes (under `/api`) that take a password: strict limits per address and per account. */
-const SIGN_IN_PATHS = ['/auth/login', '/auth/register'];
+/** What the app is built from: the services of the composition root (see composeServer). */
+export type AppDeps = Pick<
+  Services,
+  | 'config'
+  | 'logger'
+  | 'metrics'
+  | 'metricsView'
+  | 'limits'
+  | 'readiness'
+  | 'statusProviders'
+  | 'features'
+  | 'authenticator'
+  | 'inFlight'
+>;
 
-/** Everything the app needs, built by the entry point (or a test) and passed in. */
-export interface AppDeps {
-  config: Config;
-  logger: Logger;
-  db: Database;
-  redis?: Redis | undefined;
-  /** The process's metrics (see createMetrics); requests are counted into them. */
-  metrics: Metrics;
-  /** True once graceful shutdown has begun. */
-  isShuttingDown?: () => boolean;
+/** What only tests add. The production entry passes none of it. */
+export interface AppOptions {
   /**
-   * Components that report their state in `/health/metrics`, each under its name: the rate
-   * limiter as `rateLimit`, for example.
+   * Routers mounted after the API, before the 404 handler, so that tests can run the real
+   * server with a route only a test should have (tests/e2e fixtures: a deliberately slow
+   * request, a crash), instead of shipping debug routes.
    */
+  extraRouters?: readonly Router[] | undefined;
+  /** More sections for `/health/metrics` (see StatusProvider). */
   statusProviders?: readonly StatusProvider[];
-  /**
-   * Routers mounted after the API, before the 404 handler. The production entry passes none:
-   * this exists so that tests can run the real server with a route only a test should have
-   * (tests/e2e/fixtures: a deliberately slow request, a crash), instead of shipping debug routes.
-   */
-  extraRoutes?: readonly Router[];
+  /** Checks every API reply against its route's declaration (the integration tier). */
+  onReplyViolation?: ReplyViolationReporter;
 }
 
 /**
- * Builds the Express app. It never listens and never touches `process` signals or exit: the
- * entry points do, and tests drive the app with supertest.
+ * Builds the Express app: the probes, the request context and security headers, the restricted
+ * health details, the docs, and every feature's route table under /api. It never listens and
+ * never touches `process`: the entry files do, and tests drive the app with supertest.
  */
-export function createApp({
-  config,
-  logger,
-  db,
-  redis,
-  metrics,
-  isShuttingDown = () => false,
-  statusProviders = [],
-  extraRoutes = [],
-}: AppDeps): Express {
+export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
+  const { config, logger, metrics, readiness, features, authenticator } = deps;
   const app = express();
   app.disable('x-powered-by');
   // API and health replies are `no-store` JSON, the rest errors: an ETag (a SHA-1 of every body,
@@ -71,8 +58,6 @@ export function createApp({
   // with an X-Forwarded-For header.
   app.set('trust proxy', config.http.trustProxy);
 
-  const limits = createRateLimiters({ config, logger, redis });
-  const readiness = createReadinessCheck({ db, redis, isShuttingDown, rateLimit: limits.state });
   // The probes come first: they are called every second and need nothing that follows.
   app.use('/health', createProbeRouter({ readiness }));
 
@@ -96,46 +81,31 @@ export function createApp({
   app.use(
     createHealthDetailsRouter({
       readiness,
-      metrics,
+      metrics: deps.metricsView,
       access: restrictMetricsAccess(config.metrics),
       instanceId: config.instanceId,
       version: APP_VERSION,
-      statusProviders: [{ name: 'rateLimit', state: limits.state }, ...statusProviders],
+      statusProviders: [...deps.statusProviders, ...(options.statusProviders ?? [])],
     }),
   );
 
-  if (config.apiDocs.enabled) app.use('/docs', createDocsRouter(APP_VERSION));
+  if (config.apiDocs.enabled) {
+    app.use('/docs', createDocsRouter({ version: APP_VERSION, features, authenticator }));
+  }
 
-  const tokens = new TokenService(config.jwt);
-  const auth = createAuthService({
-    repository: createAuthRepository(db.prisma),
-    tokens,
-    passwords: createPasswordHasher(
-      config.auth.passwordHashConcurrency
-        ? { concurrency: config.auth.passwordHashConcurrency }
-        : {},
-    ),
-    logger,
-    sessionMaxAgeSeconds: config.auth.sessionMaxAgeSeconds,
-  });
-
-  const api = Router();
-  // Per-address limits run before the body is parsed: a flood is turned away for the price of
-  // one counter, not of reading its bodies. Paths match case-insensitively and with a trailing
-  // slash, as the routes themselves do, so neither escapes its limit.
-  api.use(limits.api);
-  api.use(SIGN_IN_PATHS, limits.auth);
-  api.use('/auth/refresh', limits.refresh);
-  api.use(jsonBody(config.http.bodyLimit));
-  // The per-account limit reads the email from the parsed body.
-  api.use(SIGN_IN_PATHS, limits.authEmail);
-  api.use(
-    '/auth',
-    createAuthRouter({ auth, tokens, refreshCookieSecure: config.auth.refreshCookieSecure }),
+  app.use(
+    API_PREFIX,
+    createApiRouter({
+      features,
+      authenticator,
+      limits: deps.limits,
+      bodyLimit: config.http.bodyLimit,
+      inFlight: deps.inFlight,
+      onReplyViolation: options.onReplyViolation,
+    }),
   );
-  app.use('/api', api);
 
-  for (const router of extraRoutes) app.use(router);
+  for (const router of options.extraRouters ?? []) app.use(router);
 
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { runPrimary } from './cluster/primary';
-import { loadConfigOrExit, startServer } from './server';
+import { loadConfigOrExit, main } from './server';
 
 /**
  * `pnpm start:cluster`: one primary and MAX_WORKERS workers on one machine. The primary forks
@@ -8,7 +8,7 @@ import { loadConfigOrExit, startServer } from './server';
  * pnpm start` does the same through src/server.ts.)
  */
 if (cluster.isPrimary) {
-  void runPrimary(loadConfigOrExit());
+  void runPrimary(loadConfigOrExit()).then((code) => process.exit(code));
 } else {
-  void startServer();
+  main();
 }

@@ -1,7 +1,7 @@
 import type { PrismaClient } from '../generated/prisma/client';
 import { Prisma } from '../generated/prisma/client';
-import { conflict } from '../http/errors';
-import { AuthErrorCode } from './auth-errors';
+import { DomainError } from '../errors/domain-error';
+import { AuthErrorCode } from './auth.errors';
 
 /** A user as the API shows it: never the password hash. */
 export interface PublicUser {
@@ -56,7 +56,7 @@ export function createAuthRepository(prisma: PrismaClient) {
   return {
     /**
      * Creates the user and its first session in one write.
-     * @throws {AppError} 409 `EMAIL_TAKEN`: relies on the unique index, so two concurrent
+     * @throws {DomainError} `EMAIL_TAKEN`: relies on the unique index, so two concurrent
      *   registrations of one email cannot both succeed.
      */
     async createUserWithSession(
@@ -81,7 +81,10 @@ export function createAuthRepository(prisma: PrismaClient) {
         });
       } catch (error) {
         if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
-          throw conflict('An account with this email already exists', AuthErrorCode.EMAIL_TAKEN);
+          throw new DomainError(
+            AuthErrorCode.EMAIL_TAKEN,
+            'An account with this email already exists',
+          );
         }
         throw error;
       }

@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS } from './password-hasher';
 
 /**
- * The request and response shapes of /api/auth. Routers validate with them and the OpenAPI
- * document is generated from them, so the docs cannot drift from the code.
+ * The request and response shapes of /api/auth. The route table (auth.routes.ts) names them:
+ * requests are validated with them, the OpenAPI document is generated from them, and the
+ * integration tier checks every reply against them. Replies are strict objects, so a field
+ * added to a reply without its schema (a leaked hash, say) fails a test.
  */
 
 /** Trimmed and lower-cased before validation: `A@X.com ` and `a@x.com` are one account. */
@@ -52,23 +54,25 @@ export const sessionParams = z.strictObject({
   id: z.uuid({ message: 'must be a session id (UUID)' }),
 });
 
-export const userResponse = z.object({
+export const userResponse = z.strictObject({
   id: z.uuid(),
   email: z.email(),
   name: z.string().nullable(),
   createdAt: z.iso.datetime(),
 });
 
-export const authResponse = z.object({
+export const authResponse = z.strictObject({
   user: userResponse,
   accessToken: z.string().describe('JWT for the Authorization: Bearer header'),
   refreshToken: z.string().describe('Single use: /refresh returns a new one and spends this one'),
   expiresIn: z.number().int().describe('Seconds until the access token expires'),
 });
 
-export const sessionsResponse = z.object({
+export const meResponse = z.strictObject({ user: userResponse });
+
+export const sessionsResponse = z.strictObject({
   sessions: z.array(
-    z.object({
+    z.strictObject({
       id: z.uuid(),
       createdAt: z.iso.datetime(),
       lastUsedAt: z.iso.datetime(),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { AppError, notFound, unauthorized } from '../http/errors';
+import { DomainError } from '../errors/domain-error';
 import type { Logger } from '../logger';
-import { AuthErrorCode } from './auth-errors';
+import { AuthErrorCode } from './auth.errors';
 import type { ActiveSession, AuthRepository, PublicUser } from './auth.repository';
 import type { PasswordHasher } from './password-hasher';
 import type { AccessClaims, TokenService } from './token-service';
@@ -34,8 +34,12 @@ export interface AuthServiceDeps {
   now?: () => Date;
 }
 
-const INVALID_CREDENTIALS = () =>
-  unauthorized('Email or password is incorrect', AuthErrorCode.INVALID_CREDENTIALS);
+const invalidCredentials = () =>
+  new DomainError(AuthErrorCode.INVALID_CREDENTIALS, 'Email or password is incorrect');
+const revoked = () =>
+  new DomainError(AuthErrorCode.REFRESH_TOKEN_REVOKED, 'The refresh token has been revoked');
+const accountGone = () =>
+  new DomainError(AuthErrorCode.ACCOUNT_NOT_FOUND, 'The account no longer exists');
 
 /**
  * The token flow, on plain data: no request or response objects here.
@@ -101,9 +105,9 @@ export function createAuthService({
       const user = await repository.findUserByEmail(input.email);
       if (!user) {
         await passwords.verifyDummy(input.password);
-        throw INVALID_CREDENTIALS();
+        throw invalidCredentials();
       }
-      if (!(await passwords.verify(user.passwordHash, input.password))) throw INVALID_CREDENTIALS();
+      if (!(await passwords.verify(user.passwordHash, input.password))) throw invalidCredentials();
       if (passwords.needsRehash(user.passwordHash)) {
         // Parameters were raised since this hash was made: upgrade it while we hold the password.
         await repository.updatePasswordHash(user.id, await passwords.hash(input.password));
@@ -128,10 +132,7 @@ export function createAuthService({
       const state = await repository.findRefreshToken(claims.tokenId);
       if (!state || state.tokenHash !== tokenHash || state.session.user.id !== claims.userId) {
         // Signed by us but unknown here: its session was deleted (with its user, or purged).
-        throw unauthorized(
-          'The refresh token has been revoked',
-          AuthErrorCode.REFRESH_TOKEN_REVOKED,
-        );
+        throw revoked();
       }
       const { tokens: issued, row } = issueTokens(claims, state.session.expiresAt, at);
       if (
@@ -145,30 +146,25 @@ export function createAuthService({
       }
       // Not spendable: find out why, from the row as it is now.
       const latest = (await repository.findRefreshToken(claims.tokenId)) ?? state;
-      if (latest.session.revokedAt || latest.revokedAt) {
-        throw unauthorized(
-          'The refresh token has been revoked',
-          AuthErrorCode.REFRESH_TOKEN_REVOKED,
-        );
-      }
+      if (latest.session.revokedAt || latest.revokedAt) throw revoked();
       if (latest.replacedById) {
         await repository.revokeSession(claims.sessionId, claims.userId, at);
         logger.warn(
           { userId: claims.userId, sessionId: claims.sessionId },
           'refresh token reuse detected: session revoked',
         );
-        throw unauthorized(
-          'This refresh token was already used; the session has been revoked for safety. Log in again.',
+        throw new DomainError(
           AuthErrorCode.REFRESH_TOKEN_REUSED,
+          'This refresh token was already used; the session has been revoked for safety. Log in again.',
         );
       }
       if (latest.session.expiresAt <= at) {
-        throw unauthorized(
-          'The session has reached its maximum lifetime. Log in again.',
+        throw new DomainError(
           AuthErrorCode.SESSION_EXPIRED,
+          'The session has reached its maximum lifetime. Log in again.',
         );
       }
-      throw new AppError(401, AuthErrorCode.TOKEN_EXPIRED, 'The token has expired');
+      throw new DomainError(AuthErrorCode.TOKEN_EXPIRED, 'The token has expired');
     },
 
     /** Revokes the session of a refresh token; already revoked is fine (logout is idempotent). */
@@ -183,8 +179,7 @@ export function createAuthService({
 
     async me(auth: AccessClaims): Promise<PublicUser> {
       const user = await repository.findUserById(auth.userId);
-      if (!user)
-        throw unauthorized('The account no longer exists', AuthErrorCode.ACCOUNT_NOT_FOUND);
+      if (!user) throw accountGone();
       const { passwordHash: _, ...publicUser } = user;
       return publicUser;
     },
@@ -195,11 +190,9 @@ export function createAuthService({
       input: { currentPassword: string; newPassword: string },
     ): Promise<void> {
       const user = await repository.findUserById(auth.userId);
-      if (!user)
-        throw unauthorized('The account no longer exists', AuthErrorCode.ACCOUNT_NOT_FOUND);
+      if (!user) throw accountGone();
       if (!(await passwords.verify(user.passwordHash, input.currentPassword))) {
-        throw new AppError(
-          403,
+        throw new DomainError(
           AuthErrorCode.INVALID_CURRENT_PASSWORD,
           'The current password is incorrect',
         );
@@ -215,7 +208,7 @@ export function createAuthService({
 
     async revokeSession(auth: AccessClaims, sessionId: string): Promise<void> {
       if (!(await repository.revokeSession(sessionId, auth.userId, now()))) {
-        throw notFound('No active session with this id', AuthErrorCode.SESSION_NOT_FOUND);
+        throw new DomainError(AuthErrorCode.SESSION_NOT_FOUND, 'No active session with this id');
       }
     },
   };

@@ -1,8 +1,8 @@
 import { createHash, createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../config';
-import { AppError } from '../http/errors';
-import { AuthErrorCode } from './auth-errors';
+import { DomainError } from '../errors/domain-error';
+import { AuthErrorCode } from './auth.errors';
 
 /** What a verified access token says. */
 export interface AccessClaims {
@@ -95,7 +95,7 @@ export class TokenService {
     return { token, tokenId, tokenHash: hashToken(token), expiresAt };
   }
 
-  /** @throws {AppError} 401 `TOKEN_EXPIRED` or `TOKEN_INVALID`. */
+  /** @throws {DomainError} `TOKEN_EXPIRED` or `TOKEN_INVALID`. */
   verifyAccessToken(token: string): AccessClaims {
     const payload = this.verify(token, this.accessKey, 'access', false);
     return { userId: payload.sub, sessionId: payload.sid };
@@ -104,7 +104,7 @@ export class TokenService {
   /**
    * @param ignoreExpiration logout accepts an expired token: revoking a session must work
    *   whatever the token's age.
-   * @throws {AppError} 401 `TOKEN_EXPIRED` or `TOKEN_INVALID`.
+   * @throws {DomainError} `TOKEN_EXPIRED` or `TOKEN_INVALID`.
    */
   verifyRefreshToken(token: string, { ignoreExpiration = false } = {}): RefreshClaims {
     const payload = this.verify(token, this.refreshKey, 'refresh', ignoreExpiration);
@@ -123,7 +123,7 @@ export class TokenService {
       });
     } catch (error) {
       if (error instanceof jwt.TokenExpiredError) {
-        throw new AppError(401, AuthErrorCode.TOKEN_EXPIRED, 'The token has expired', {
+        throw new DomainError(AuthErrorCode.TOKEN_EXPIRED, 'The token has expired', {
           cause: error,
         });
       }
@@ -145,4 +145,4 @@ export class TokenService {
 export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 const invalidToken = (cause?: unknown) =>
-  new AppError(401, AuthErrorCode.TOKEN_INVALID, 'The token is invalid', { cause });
+  new DomainError(AuthErrorCode.TOKEN_INVALID, 'The token is invalid', { cause });

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import type { MetricsJson } from '../metrics/metrics-summary';
+import { METRIC, type MetricsJson, type MetricsView } from '../metrics/metric-names';
+import { summarizeMetrics } from '../metrics/metrics-summary';
 
 /**
  * Machine-wide metrics for cluster mode. Any worker may answer `/health/metrics`, so it asks the
@@ -33,6 +34,10 @@ export interface ClusterSnapshot {
 /** A worker's way to the machine-wide figures; see {@link clusterMetricsSource}. */
 export interface ClusterMetricsSource {
   collect(): Promise<ClusterSnapshot>;
+  /** What the worker's metrics endpoints serve: the machine's figures, with each worker's. */
+  view: MetricsView;
+  /** Stops answering the primary (removes the IPC listener). */
+  close(): void;
 }
 
 type Message =
@@ -63,7 +68,7 @@ export function clusterMetricsSource(
   timeoutMs = 2_000,
 ): ClusterMetricsSource {
   const pending = new Map<string, (snapshot: ClusterSnapshot) => void>();
-  process.on('message', (message: unknown) => {
+  const onMessage = (message: unknown) => {
     if (!isMessage(message)) return;
     if (message.type === 'app:metrics:report') {
       void registry.getMetricsAsJSON().then((metrics) =>
@@ -79,22 +84,44 @@ export function clusterMetricsSource(
       pending.get(message.id)?.(message.snapshot);
       pending.delete(message.id);
     }
-  });
-  return {
-    collect() {
-      const id = randomUUID();
-      return new Promise<ClusterSnapshot>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          reject(new Error(`the cluster primary did not answer within ${timeoutMs} ms`));
-        }, timeoutMs);
-        pending.set(id, (snapshot) => {
-          clearTimeout(timer);
-          resolve(snapshot);
-        });
-        send({ type: 'app:metrics:collect', id });
+  };
+  process.on('message', onMessage);
+  const collect = () => {
+    const id = randomUUID();
+    return new Promise<ClusterSnapshot>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error(`the cluster primary did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      pending.set(id, (snapshot) => {
+        clearTimeout(timer);
+        resolve(snapshot);
       });
+      send({ type: 'app:metrics:collect', id });
+    });
+  };
+  return {
+    collect,
+    view: {
+      prometheus: async () => (await collect()).prometheus,
+      async summary() {
+        const snapshot = await collect();
+        return {
+          mode: 'cluster',
+          ...summarizeMetrics(snapshot.machine),
+          primary: {
+            pid: snapshot.primary.pid,
+            rssMb: Math.round(snapshot.primary.rssBytes / 1024 / 1024),
+          },
+          workers: snapshot.workers.map(({ pid, instanceId: id, metrics }) => ({
+            pid,
+            instanceId: id,
+            ...summarizeMetrics(metrics),
+          })),
+        };
+      },
     },
+    close: () => process.off('message', onMessage),
   };
 }
 
@@ -102,15 +129,19 @@ export function clusterMetricsSource(
  * Primary side: answers workers' `collect` requests with the merged figures of every worker
  * that replies within `workerTimeoutMs` (a worker that is starting or stuck is left out rather
  * than failing the scrape).
+ *
+ * @returns a function that stops answering.
  */
-export function serveClusterMetrics(workerTimeoutMs = 1_000): void {
-  cluster.on('message', (from: Worker, message: unknown) => {
+export function serveClusterMetrics(workerTimeoutMs = 1_000): () => void {
+  const onMessage = (from: Worker, message: unknown) => {
     if (!isMessage(message) || message.type !== 'app:metrics:collect') return;
     void collectFromWorkers(workerTimeoutMs).then((snapshot) => {
       if (from.isConnected())
         from.send({ type: 'app:metrics:collected', id: message.id, snapshot });
     });
-  });
+  };
+  cluster.on('message', onMessage);
+  return () => cluster.off('message', onMessage);
 }
 
 async function collectFromWorkers(timeoutMs: number): Promise<ClusterSnapshot> {
@@ -187,19 +218,19 @@ function perWorkerSeries(
       'app_cluster_worker_requests_total',
       'Responses sent by each worker.',
       'counter',
-      (report) => value(report, 'http_requests_total'),
+      (report) => value(report, METRIC.requests),
     ),
     series(
       'app_cluster_worker_resident_memory_bytes',
       'Resident memory of each worker.',
       'gauge',
-      (report) => value(report, 'process_resident_memory_bytes'),
+      (report) => value(report, METRIC.rss),
     ),
     series(
       'app_cluster_worker_event_loop_delay_p99_seconds',
       "Each worker's 99th percentile event-loop delay over its last window.",
       'gauge',
-      (report) => value(report, 'app_event_loop_delay_p99_seconds'),
+      (report) => value(report, METRIC.eventLoopDelayP99),
     ),
     '',
   ].join('\n');

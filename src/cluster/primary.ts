@@ -1,41 +1,28 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { composePrimary, StartupError } from '../composition/root';
 import type { LoadedConfig } from '../config';
-import { createLogger } from '../logger';
-import { monitorMemoryIfEnabled } from '../metrics/memory-monitor';
-import { setUpRateLimitClusterPrimary } from '../rate-limit/cluster-primary';
-import { serveClusterMetrics } from './cluster-metrics';
-import { serveEmbeddedDatabase, type EmbeddedDatabaseServer } from './embedded-database-server';
+import { installProcessLifecycle } from '../process/lifecycle';
 import { RECYCLE_MESSAGE } from './worker-memory-limit';
 import { WorkerPool } from './worker-pool';
-
-/** Repeats of a signal within this window are deliveries of the same request (see shutdown.ts). */
-const DUPLICATE_SIGNAL_WINDOW_MS = 500;
 
 /**
  * The cluster primary: it runs no HTTP server and does no request work. It forks the workers
  * (each runs the same server as `pnpm start`), replaces them when they die, reloads them one by
- * one on SIGHUP or SIGUSR2, and drains them all on SIGTERM or SIGINT.
+ * one on SIGHUP or SIGUSR2, and drains them all on SIGTERM or SIGINT. What it holds for the
+ * machine comes from its composition root (composePrimary).
  *
- * It also holds what must be one per machine: the rate limit counts when there is no Redis, the
- * embedded database when there is no DATABASE_URL, and the merging of the workers' metrics.
+ * @returns the exit code once the cluster has stopped: 0 when every worker drained in time.
  */
-export async function runPrimary({ config, warnings }: LoadedConfig): Promise<void> {
-  const logger = createLogger({ level: config.log.level, instanceId: config.instanceId }).child({
-    role: 'primary',
-  });
-  for (const warning of warnings) logger.warn(warning);
-
-  let database: EmbeddedDatabaseServer | undefined;
-  if (!config.database.url) {
-    database = await serveEmbeddedDatabase(config, logger).catch((error: unknown) => {
-      logger.fatal({ err: error }, 'could not open the embedded database');
-      process.exit(1);
-    });
+export async function runPrimary(loaded: LoadedConfig): Promise<number> {
+  let root;
+  try {
+    root = await composePrimary(loaded);
+  } catch (error) {
+    if (error instanceof StartupError) return 1; // already logged
+    throw error;
   }
-  setUpRateLimitClusterPrimary(config);
-  serveClusterMetrics();
-  const memoryMonitor = monitorMemoryIfEnabled(config.memory, logger);
+  const { config, logger, embeddedDatabaseUrl } = root;
 
   if (config.cluster.maxOldSpaceMb > 0) {
     cluster.setupPrimary({
@@ -43,24 +30,24 @@ export async function runPrimary({ config, warnings }: LoadedConfig): Promise<vo
     });
   }
 
+  let exited: (code: number) => void = () => {};
+  const exitCode = new Promise<number>((resolve) => (exited = resolve));
   let exiting = false;
   const exit = async (code: number) => {
     if (exiting) return;
     exiting = true;
-    memoryMonitor?.stop();
-    await database
-      ?.close()
-      .catch((error: unknown) =>
-        logger.error({ err: error }, 'closing the embedded database failed'),
-      );
+    lifecycle.uninstall();
+    pool.close();
+    cluster.off('message', onWorkerMessage);
+    await root.close();
     logger.info({ code }, 'cluster stopped');
-    process.exit(code);
+    exited(code);
   };
 
   const pool = new WorkerPool({
     size: config.cluster.maxWorkers,
     env: {
-      ...(database ? { DATABASE_URL: database.url } : {}),
+      ...(embeddedDatabaseUrl ? { DATABASE_URL: embeddedDatabaseUrl } : {}),
       // Every worker hashes passwords on its own threads: share the cores out among them, one
       // left for the event loops, rather than each worker taking all but one.
       PASSWORD_HASH_CONCURRENCY: String(
@@ -79,7 +66,7 @@ export async function runPrimary({ config, warnings }: LoadedConfig): Promise<vo
     },
   });
 
-  cluster.on('message', (worker: Worker, message: unknown) => {
+  const onWorkerMessage = (worker: Worker, message: unknown) => {
     if ((message as { type?: unknown } | null)?.type === RECYCLE_MESSAGE) {
       logger.warn(
         { workerPid: worker.process.pid, message },
@@ -87,36 +74,34 @@ export async function runPrimary({ config, warnings }: LoadedConfig): Promise<vo
       );
       void pool.replace(worker, 'memory limit');
     }
-  });
+  };
+  cluster.on('message', onWorkerMessage);
 
-  let stopRequestedAt: number | undefined;
-  const stop = (signal: string) => {
-    if (stopRequestedAt !== undefined) {
-      if (performance.now() - stopRequestedAt < DUPLICATE_SIGNAL_WINDOW_MS) return;
+  const reload = (signal: string) => {
+    if (!lifecycle.stopping) void pool.reload(signal);
+  };
+  const lifecycle = installProcessLifecycle({
+    logger,
+    stop: (signal, code) => {
+      logger.info({ signal, workerPids: pool.pids() }, 'stopping: draining every worker');
+      void pool.stop().then((clean) => exit(clean && code === 0 ? 0 : 1));
+    },
+    force: (signal) => {
       logger.warn({ signal }, 'second stop request: killing the workers');
       pool.kill();
       void exit(1);
-      return;
-    }
-    stopRequestedAt = performance.now();
-    logger.info({ signal, workerPids: pool.pids() }, 'stopping: draining every worker');
-    void pool.stop().then((clean) => exit(clean ? 0 : 1));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  for (const signal of ['SIGHUP', 'SIGUSR2'] as const) {
-    process.on(signal, () => {
-      if (stopRequestedAt === undefined) void pool.reload(signal);
-    });
-  }
+    },
+    signals: { SIGHUP: () => reload('SIGHUP'), SIGUSR2: () => reload('SIGUSR2') },
+  });
 
   logger.info(
     {
       workers: config.cluster.maxWorkers,
-      database: database ? 'embedded, served by the primary' : 'DATABASE_URL',
+      database: embeddedDatabaseUrl ? 'embedded, served by the primary' : 'DATABASE_URL',
       rateLimits: config.redis.url ? 'Redis (per fleet)' : "the primary's memory (per machine)",
     },
     'cluster primary started: SIGHUP or SIGUSR2 reloads the workers one by one, SIGTERM drains them',
   );
   pool.start();
+  return exitCode;
 }

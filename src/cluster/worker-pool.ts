@@ -51,15 +51,23 @@ export class WorkerPool {
   /** Replacements run one at a time, in order. */
   private replacements: Promise<void> = Promise.resolve();
 
+  private readonly onClusterExit = (worker: Worker, code: number | null, signal: string | null) =>
+    this.onExit(worker, code, signal);
+
   constructor(options: WorkerPoolOptions) {
     this.options = options;
     this.log = options.logger;
-    cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
   }
 
-  /** Forks the initial workers. */
+  /** Starts watching the workers' exits and forks the initial workers. */
   start(): void {
+    cluster.on('exit', this.onClusterExit);
     for (let i = 0; i < this.options.size; i++) this.fork();
+  }
+
+  /** Stops watching the workers (once they are stopped). */
+  close(): void {
+    cluster.off('exit', this.onClusterExit);
   }
 
   /** Pids of the workers now running. */

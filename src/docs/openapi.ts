@@ -1,15 +1,14 @@
 import { z } from 'zod';
+import { errorStatusOf, titleOf, type ErrorCode } from '../http/error-statuses';
+import { PROBLEM_CONTENT_TYPE, problemSchema } from '../http/problem';
 import {
-  authResponse,
-  changePasswordBody,
-  loginBody,
-  refreshBody,
-  registerBody,
-  sessionsResponse,
-  userResponse,
-} from '../auth/auth.schemas';
-import { AuthErrorCode } from '../auth/auth-errors';
-import { ErrorCode } from '../http/errors';
+  errorCodesOf,
+  fullPath,
+  STACK_ERROR_CODES,
+  type Authenticator,
+  type Feature,
+  type Route,
+} from '../http/route';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -19,27 +18,30 @@ const output = (schema: z.ZodType): JsonSchema => strip(z.toJSONSchema(schema, {
 const strip = ({ $schema: _, ...schema }: JsonSchema): JsonSchema => schema;
 
 const json = (schema: JsonSchema) => ({ content: { 'application/json': { schema } } });
-const problem = (description: string, codes: string[]) => ({
-  description: `${description}. \`code\`: ${codes.map((code) => `\`${code}\``).join(', ')}`,
-  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-});
 
-const validation = problem('Invalid input', [
-  ErrorCode.VALIDATION_FAILED,
-  ErrorCode.MALFORMED_JSON,
-]);
-const bearer = [{ bearerAuth: [] }];
-const unauthenticated = problem('Missing, invalid or expired access token', [
-  AuthErrorCode.AUTH_REQUIRED,
-  AuthErrorCode.TOKEN_INVALID,
-  AuthErrorCode.TOKEN_EXPIRED,
-]);
+/** Statuses every API route can answer with, documented once and referenced by each route. */
+const SHARED_STATUSES = new Set([413, 415, 429, 503]);
+
+export interface OpenApiOptions {
+  version: string;
+  features: readonly Feature[];
+  authenticator: Authenticator;
+}
 
 /**
- * The OpenAPI 3.1 document of the API, generated from the zod schemas the routers validate
- * with (OpenAPI 3.1 uses JSON Schema 2020-12, which is what zod emits).
+ * The OpenAPI 3.1 document of the API, walked from the features' route tables: every path,
+ * method, request schema, reply schema and error code comes from the route declarations (OpenAPI
+ * 3.1 uses JSON Schema 2020-12, which is what zod emits). No path is written by hand.
  */
-export function buildOpenApiDocument(version: string) {
+export function buildOpenApiDocument({ version, features, authenticator }: OpenApiOptions) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const feature of features) {
+    for (const route of feature.routes) {
+      const path = fullPath(feature, route).replace(/:(\w+)/g, '{$1}');
+      paths[path] ??= {};
+      paths[path][route.method] = operation(feature, route, authenticator);
+    }
+  }
   return {
     openapi: '3.1.0',
     info: {
@@ -48,152 +50,79 @@ export function buildOpenApiDocument(version: string) {
       description:
         'Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code` and the `requestId`.',
     },
+    tags: features.map(({ name, description }) => ({ name, description })),
     components: {
       securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-      schemas: {
-        Problem: {
-          type: 'object',
-          required: ['type', 'title', 'status', 'detail', 'code', 'requestId', 'instance'],
-          properties: {
-            type: { type: 'string' },
-            title: { type: 'string' },
-            status: { type: 'integer' },
-            detail: { type: 'string' },
-            code: { type: 'string' },
-            requestId: { type: 'string' },
-            instance: { type: 'string' },
-            errors: {
-              type: 'array',
-              items: {
-                type: 'object',
-                properties: { field: { type: 'string' }, message: { type: 'string' } },
-              },
-            },
-          },
-        },
-      },
+      schemas: { Problem: output(problemSchema) },
+      responses: Object.fromEntries(
+        [...byStatus(STACK_ERROR_CODES)]
+          .filter(([status]) => SHARED_STATUSES.has(status))
+          .map(([status, codes]) => [sharedName(status), problemResponse(status, codes)]),
+      ),
     },
-    paths: {
-      '/api/auth/register': {
-        post: {
-          summary: 'Create an account and start a session',
-          requestBody: { required: true, ...json(input(registerBody)) },
-          responses: {
-            201: {
-              description: 'Created; the refresh token is also set as an httpOnly cookie',
-              ...json(output(authResponse)),
-            },
-            400: validation,
-            409: problem('Email already registered', [AuthErrorCode.EMAIL_TAKEN]),
-          },
-        },
-      },
-      '/api/auth/login': {
-        post: {
-          summary: 'Start a session',
-          requestBody: { required: true, ...json(input(loginBody)) },
-          responses: {
-            200: { description: 'Logged in', ...json(output(authResponse)) },
-            400: validation,
-            401: problem('Wrong email or password (deliberately indistinguishable)', [
-              AuthErrorCode.INVALID_CREDENTIALS,
-            ]),
-          },
-        },
-      },
-      '/api/auth/refresh': {
-        post: {
-          summary: 'Exchange a refresh token for a new pair (the presented one is spent)',
-          description:
-            'The token comes from the body or the `refresh_token` cookie. Presenting a spent token revokes its session.',
-          requestBody: { required: false, ...json(input(refreshBody)) },
-          responses: {
-            200: { description: 'A new token pair', ...json(output(authResponse)) },
-            400: validation,
-            401: problem('Refresh refused', [
-              AuthErrorCode.TOKEN_INVALID,
-              AuthErrorCode.TOKEN_EXPIRED,
-              AuthErrorCode.REFRESH_TOKEN_REUSED,
-              AuthErrorCode.REFRESH_TOKEN_REVOKED,
-              AuthErrorCode.SESSION_EXPIRED,
-            ]),
-          },
-        },
-      },
-      '/api/auth/logout': {
-        post: {
-          summary: 'End the session of a refresh token',
-          requestBody: { required: false, ...json(input(refreshBody)) },
-          responses: {
-            204: { description: 'Logged out (also when already logged out)' },
-            400: validation,
-            401: problem('Invalid token', [AuthErrorCode.TOKEN_INVALID]),
-          },
-        },
-      },
-      '/api/auth/logout-all': {
-        post: {
-          summary: "End every session of the token's user",
-          security: bearer,
-          responses: { 204: { description: 'All sessions revoked' }, 401: unauthenticated },
-        },
-      },
-      '/api/auth/me': {
-        get: {
-          summary: 'The current user',
-          security: bearer,
-          responses: {
-            200: { description: 'The user', ...json(output(z.object({ user: userResponse }))) },
-            401: problem('Not authenticated, or the account is gone', [
-              AuthErrorCode.AUTH_REQUIRED,
-              AuthErrorCode.TOKEN_INVALID,
-              AuthErrorCode.TOKEN_EXPIRED,
-              AuthErrorCode.ACCOUNT_NOT_FOUND,
-            ]),
-          },
-        },
-      },
-      '/api/auth/change-password': {
-        post: {
-          summary: 'Change the password; every other session is revoked',
-          security: bearer,
-          requestBody: { required: true, ...json(input(changePasswordBody)) },
-          responses: {
-            204: { description: 'Changed' },
-            400: validation,
-            401: unauthenticated,
-            403: problem('Wrong current password', [AuthErrorCode.INVALID_CURRENT_PASSWORD]),
-          },
-        },
-      },
-      '/api/auth/sessions': {
-        get: {
-          summary: "The user's active sessions",
-          security: bearer,
-          responses: {
-            200: {
-              description: 'Sessions, most recently used first',
-              ...json(output(sessionsResponse)),
-            },
-            401: unauthenticated,
-          },
-        },
-      },
-      '/api/auth/sessions/{id}': {
-        delete: {
-          summary: 'Revoke one session',
-          security: bearer,
-          parameters: [
-            { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
-          ],
-          responses: {
-            204: { description: 'Revoked' },
-            400: validation,
-            401: unauthenticated,
-            404: problem('No such active session of this user', [AuthErrorCode.SESSION_NOT_FOUND]),
-          },
-        },
-      },
-    },
+    paths,
   };
 }
+
+function operation(feature: Feature, route: Route, authenticator: Authenticator) {
+  const errors = [...byStatus(errorCodesOf(route, authenticator))].map(
+    ([status, codes]): [number, unknown] => [
+      status,
+      SHARED_STATUSES.has(status)
+        ? { $ref: `#/components/responses/${sharedName(status)}` }
+        : problemResponse(status, codes),
+    ],
+  );
+  const successes = Object.entries(route.responses).map(([status, spec]): [string, unknown] => [
+    status,
+    { description: spec.description, ...(spec.body ? json(output(spec.body)) : {}) },
+  ]);
+  return {
+    tags: [feature.name],
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    ...(route.auth === 'bearer' ? { security: [{ bearerAuth: [] }] } : {}),
+    ...(route.params || route.query
+      ? {
+          parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
+        }
+      : {}),
+    ...(route.body
+      ? { requestBody: { required: !route.bodyOptional, ...json(input(route.body)) } }
+      : {}),
+    responses: Object.fromEntries([...successes, ...errors]),
+  };
+}
+
+/** One OpenAPI parameter per property of an object schema. */
+function parameters(schema: z.ZodType | undefined, where: 'path' | 'query') {
+  if (!schema) return [];
+  const { properties = {}, required = [] } = input(schema) as {
+    properties?: Record<string, JsonSchema>;
+    required?: string[];
+  };
+  return Object.entries(properties).map(([name, property]) => ({
+    name,
+    in: where,
+    required: where === 'path' || required.includes(name),
+    schema: property,
+  }));
+}
+
+function byStatus(codes: Iterable<ErrorCode>): Map<number, ErrorCode[]> {
+  const grouped = new Map<number, ErrorCode[]>();
+  for (const code of codes) {
+    const status = errorStatusOf(code)?.status ?? 500;
+    grouped.set(status, [...(grouped.get(status) ?? []), code]);
+  }
+  return new Map([...grouped].sort(([a], [b]) => a - b));
+}
+
+function problemResponse(status: number, codes: readonly ErrorCode[]) {
+  return {
+    description: `${titleOf(status)}. \`code\`: ${codes.map((code) => `\`${code}\``).join(', ')}`,
+    content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } },
+  };
+}
+
+const sharedName = (status: number) => titleOf(status).replace(/\W/g, '');

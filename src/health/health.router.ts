@@ -1,6 +1,6 @@
 import { type RequestHandler, type Response, Router } from 'express';
-import { summarizeMetrics } from '../metrics/metrics-summary';
-import type { Metrics } from '../metrics/metrics';
+import { Registry } from 'prom-client';
+import type { MetricsView } from '../metrics/metric-names';
 import { type Readiness, withTimeout } from './readiness';
 import type { StatusProvider } from './status-provider';
 
@@ -52,7 +52,8 @@ export function createProbeRouter({ readiness }: ProbeDeps): Router {
 
 export interface HealthDetailsDeps {
   readiness: () => Promise<Readiness>;
-  metrics: Metrics;
+  /** This process's figures, or in a cluster worker the machine's. */
+  metrics: MetricsView;
   /** Guards every route here (see restrictMetricsAccess). */
   access: RequestHandler;
   instanceId: string;
@@ -114,29 +115,8 @@ export function createHealthDetailsRouter({
   });
 
   const sendPrometheus = async (res: Response) => {
-    const text = metrics.cluster
-      ? (await metrics.cluster.collect()).prometheus
-      : await metrics.registry.metrics();
-    res.set('Cache-Control', 'no-store').type(metrics.registry.contentType).send(text);
-  };
-
-  /** This process's figures, or in cluster mode the machine's with each worker's. */
-  const describe = async () => {
-    if (!metrics.cluster) return summarizeMetrics(await metrics.registry.getMetricsAsJSON());
-    const snapshot = await metrics.cluster.collect();
-    return {
-      mode: 'cluster',
-      ...summarizeMetrics(snapshot.machine),
-      primary: {
-        pid: snapshot.primary.pid,
-        rssMb: Math.round(snapshot.primary.rssBytes / 1024 / 1024),
-      },
-      workers: snapshot.workers.map(({ pid, instanceId, metrics: workerMetrics }) => ({
-        pid,
-        instanceId,
-        ...summarizeMetrics(workerMetrics),
-      })),
-    };
+    const text = await metrics.prometheus();
+    res.set('Cache-Control', 'no-store').type(Registry.PROMETHEUS_CONTENT_TYPE).send(text);
   };
 
   const router = Router();
@@ -158,7 +138,7 @@ export function createHealthDetailsRouter({
       return;
     }
     const [summary, ...states] = await Promise.all([
-      describe(),
+      metrics.summary(),
       ...statusProviders.map((provider) => stateOf(provider, providerTimeoutMs)),
     ]);
     const sections = Object.fromEntries(

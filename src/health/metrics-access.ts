@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Config } from '../config';
-import { AppError, ErrorCode, forbidden } from '../http/errors';
+import { CommonErrorCode, DomainError } from '../errors/domain-error';
 import { createIpAllowlist } from '../http/ip-allowlist';
 
 /**
@@ -17,14 +17,13 @@ export function restrictMetricsAccess({ token, allow }: Config['metrics']): Requ
   const allowlist = allow ? createIpAllowlist(allow) : undefined;
   // Compared as digests: equal lengths for timingSafeEqual, and the token's length stays secret.
   const expected = token === undefined ? undefined : digest(token);
-  return function metricsAccess(req, _res, next) {
+  return function metricsAccess(req, res, next) {
     if (allowlist && !allowlist.allows(req.ip)) {
-      throw forbidden('Metrics are not served to this address');
+      throw new DomainError(CommonErrorCode.FORBIDDEN, 'Metrics are not served to this address');
     }
     if (expected && !timingSafeEqual(digest(bearerToken(req.headers.authorization)), expected)) {
-      throw new AppError(401, ErrorCode.UNAUTHORIZED, 'A valid metrics token is required', {
-        headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' },
-      });
+      res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+      throw new DomainError(CommonErrorCode.UNAUTHORIZED, 'A valid metrics token is required');
     }
     next();
   };

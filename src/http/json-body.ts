@@ -1,5 +1,6 @@
 import express, { type RequestHandler } from 'express';
-import { AppError, ErrorCode } from './errors';
+import { DomainError } from '../errors/domain-error';
+import { HttpErrorCode } from './error-statuses';
 
 /**
  * Parses JSON request bodies up to `limit`, and rejects a body of any other type with 415.
@@ -15,9 +16,8 @@ export function jsonBody(limit: string): RequestHandler[] {
       req.headers['transfer-encoding'] !== undefined ||
       (req.headers['content-length'] ?? '0') !== '0';
     if (hasBody && !req.is('application/json')) {
-      throw new AppError(
-        415,
-        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+      throw new DomainError(
+        HttpErrorCode.UNSUPPORTED_MEDIA_TYPE,
         'Send the request body as application/json',
       );
     }

@@ -1,12 +1,12 @@
 import type { z } from 'zod';
-import { badRequest, type FieldIssue } from './errors';
+import { CommonErrorCode, DomainError, type FieldIssue } from '../errors/domain-error';
 
 /**
- * Parses untrusted input with a zod schema, returning typed data or throwing a 400
+ * Parses untrusted input with a zod schema, returning typed data or throwing a
  * `VALIDATION_FAILED` whose details list every problem by field.
  *
- * Routers call it on `req.body`, `req.params` or `req.query`, so handlers only ever see
- * validated, typed values.
+ * The route adapter calls it on `req.body`, `req.params` and `req.query`, so handlers only ever
+ * see validated, typed values.
  */
 export function parseInput<Schema extends z.ZodType>(
   schema: Schema,
@@ -18,5 +18,5 @@ export function parseInput<Schema extends z.ZodType>(
     field: issue.path.map(String).join('.'),
     message: issue.message,
   }));
-  throw badRequest('The request is invalid', details);
+  throw new DomainError(CommonErrorCode.VALIDATION_FAILED, 'The request is invalid', { details });
 }

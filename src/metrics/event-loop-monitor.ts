@@ -15,7 +15,7 @@ export interface EventLoopMonitorOptions {
   /** A window whose longest delay reaches this logs a warning (rate-limited). */
   warnThresholdMs: number;
   /** Length of a window; {@link EventLoopMonitor.stats} describes the last complete one. */
-  windowMs?: number;
+  windowMs: number;
   /** At most one warning per this interval, however long the loop stays slow. */
   warnIntervalMs?: number;
 }
@@ -26,9 +26,6 @@ export interface EventLoopMonitor {
   stats(): EventLoopStats;
   stop(): void;
 }
-
-/** The window length unless told otherwise: long enough to be stable, short enough to be recent. */
-export const DEFAULT_WINDOW_MS = 10_000;
 
 /** Sampling period of the delay histogram: finer costs more wake-ups, coarser hides short stalls. */
 const RESOLUTION_MS = 10;
@@ -45,7 +42,7 @@ const RESOLUTION_MS = 10;
 export function startEventLoopMonitor({
   logger,
   warnThresholdMs,
-  windowMs = DEFAULT_WINDOW_MS,
+  windowMs,
   warnIntervalMs = 60_000,
 }: EventLoopMonitorOptions): EventLoopMonitor {
   const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });

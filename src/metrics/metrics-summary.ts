@@ -1,8 +1,5 @@
-import type { MetricObjectWithValues, MetricValue } from 'prom-client';
-import { METRIC } from './metrics';
-
-/** prom-client's JSON form of a registry (`registry.getMetricsAsJSON()`), plain and serialisable. */
-export type MetricsJson = ReadonlyArray<MetricObjectWithValues<MetricValue<string>>>;
+import type { MetricValue } from 'prom-client';
+import { METRIC, type MetricsJson } from './metric-names';
 
 /** The human-readable digest of a registry served as JSON by `/health/metrics`. */
 export interface MetricsSummary {

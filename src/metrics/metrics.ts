@@ -1,7 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ClusterMetricsSource } from '../cluster/cluster-metrics';
 import type { RequestObserver } from '../http/request-context';
-import { DEFAULT_WINDOW_MS, type EventLoopMonitor } from './event-loop-monitor';
+import type { EventLoopMonitor } from './event-loop-monitor';
+import { METRIC, type MetricsView } from './metric-names';
+import { summarizeMetrics } from './metrics-summary';
 
 /**
  * The process's metrics, on prom-client: its default process metrics (CPU, memory, handles, GC,
@@ -18,34 +19,14 @@ export interface Metrics {
   readonly registry: Registry;
   /** Counts requests; the request context calls it for every request it sees. */
   readonly requests: RequestObserver;
-  /**
-   * In a cluster worker: the machine's figures, merged by the primary. The metrics endpoints
-   * then describe the whole machine, not whichever worker answered.
-   */
-  readonly cluster?: ClusterMetricsSource | undefined;
 }
 
 export interface MetricsOptions {
   /** Source of the event-loop window gauges. */
   eventLoop: Pick<EventLoopMonitor, 'stats'>;
-  /** Set in a cluster worker (see src/cluster/cluster-metrics.ts). */
-  cluster?: (registry: Registry) => ClusterMetricsSource;
+  /** The event-loop monitor's window (`EVENT_LOOP_WINDOW_MS`), stated in the gauges' help. */
+  windowMs: number;
 }
-
-/** Metric names shared with {@link summarizeMetrics}. */
-export const METRIC = {
-  requests: 'http_requests_total',
-  requestDuration: 'http_request_duration_seconds',
-  inFlight: 'http_requests_in_flight',
-  eventLoopDelayP50: 'app_event_loop_delay_p50_seconds',
-  eventLoopDelayP99: 'app_event_loop_delay_p99_seconds',
-  eventLoopDelayMax: 'app_event_loop_delay_max_seconds',
-  eventLoopUtilization: 'app_event_loop_utilization_ratio',
-  rss: 'process_resident_memory_bytes',
-  heapUsed: 'nodejs_heap_size_used_bytes',
-  heapTotal: 'nodejs_heap_size_total_bytes',
-  external: 'nodejs_external_memory_bytes',
-} as const;
 
 /**
  * Request duration buckets, in seconds: fine-grained where a healthy API answers (1 ms to
@@ -62,7 +43,7 @@ const STATUS_CLASS_LABELS = ['1xx', '2xx', '3xx', '4xx', '5xx'].map((statusClass
 }));
 
 /** Builds the metrics of one app. Starts no timer: the event-loop monitor is the caller's. */
-export function createMetrics({ eventLoop, cluster }: MetricsOptions): Metrics {
+export function createMetrics({ eventLoop, windowMs }: MetricsOptions): Metrics {
   const own = new Registry();
   const registers = [own];
 
@@ -100,7 +81,7 @@ export function createMetrics({ eventLoop, cluster }: MetricsOptions): Metrics {
         this.set(read(eventLoop.stats()));
       },
     });
-  const windowNote = `over the last complete ${DEFAULT_WINDOW_MS / 1000} s window`;
+  const windowNote = `over the last complete ${windowMs / 1000} s window`;
   eventLoopGauge(
     METRIC.eventLoopDelayP50,
     `Median event-loop delay ${windowNote}.`,
@@ -129,7 +110,6 @@ export function createMetrics({ eventLoop, cluster }: MetricsOptions): Metrics {
   const registry = Registry.merge([defaultMetricsRegistry(), own]);
   return {
     registry,
-    cluster: cluster?.(registry),
     requests: {
       requestStarted() {
         inFlight.inc();
@@ -141,6 +121,14 @@ export function createMetrics({ eventLoop, cluster }: MetricsOptions): Metrics {
         duration.observe(durationMs / 1000);
       },
     },
+  };
+}
+
+/** What this process's metrics endpoints serve outside a cluster: its own figures. */
+export function processMetricsView({ registry }: Pick<Metrics, 'registry'>): MetricsView {
+  return {
+    prometheus: () => registry.metrics(),
+    summary: async () => ({ ...summarizeMetrics(await registry.getMetricsAsJSON()) }),
   };
 }
 

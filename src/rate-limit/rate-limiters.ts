@@ -2,8 +2,9 @@ import cluster from 'node:cluster';
 import type { RequestHandler } from 'express';
 import { rateLimit, type Options, type Store } from 'express-rate-limit';
 import type { Config, RateLimitPolicy } from '../config';
-import { sendProblem } from '../http/error-handler';
-import { tooManyRequests } from '../http/errors';
+import { DomainError } from '../errors/domain-error';
+import { HttpErrorCode } from '../http/error-statuses';
+import { sendProblem } from '../http/problem';
 import type { Logger } from '../logger';
 import type { Redis } from '../redis/redis-client';
 import { emailFromBody, ipAndEmailKey } from './client-key';
@@ -18,23 +19,34 @@ export interface RateLimitersDeps {
   isClusterWorker?: boolean;
 }
 
-/** The app's rate limiters, to mount by path, and the state of their store. */
+/** The policies a route can name in its `rateLimits` (see http/route.ts). */
+export type RateLimitPolicyName = 'auth' | 'authEmail' | 'refresh';
+
+/** A limiter a route names, and where it must run. */
+export interface RouteRateLimit {
+  handler: RequestHandler;
+  /**
+   * Whether it reads the parsed body (a key with the email): it then runs after body parsing;
+   * the others run before it, so a flood is refused without reading its bodies.
+   */
+  needsBody: boolean;
+}
+
+/** The app's rate limiters and the state of their store. */
 export interface RateLimiters {
   /** Every request under `/api`, per client address. Mount before body parsing. */
   api: RequestHandler;
-  /** `login` and `register`, per client address (one count for both). Mount before body parsing. */
-  auth: RequestHandler;
   /**
-   * `login` and `register`, per (client address, email). Mount after JSON body parsing; a
-   * request without a usable email is not counted here (the per-address limit still applies).
+   * - `auth`: sign-in and registration together, per client address;
+   * - `authEmail`: the same per (client address, email); a request without a usable email is
+   *   not counted here (the per-address limit still applies);
+   * - `refresh`: token refreshes, per client address.
    */
-  authEmail: RequestHandler;
-  /** `refresh`, per client address. */
-  refresh: RequestHandler;
+  policies: Readonly<Record<RateLimitPolicyName, RouteRateLimit>>;
   /** Where counts live now (Redis, or the memory fallback during an outage). */
   state: () => RateLimitState;
-  /** Stops watching Redis (timers are unref'd: only tests need this). */
-  close: () => void;
+  /** Stops watching Redis and the stores' timers. */
+  close: () => Promise<void>;
 }
 
 const STORE_DESCRIPTIONS: Record<StoreSelection['kind'], string> = {
@@ -75,6 +87,7 @@ export function createRateLimiters({
     warn: (err, msg) => log.warn({ err }, msg ?? 'express-rate-limit warning'),
   };
 
+  const created: Store[] = [];
   const limiter = (
     name: string,
     policy: RateLimitPolicy,
@@ -83,8 +96,9 @@ export function createRateLimiters({
   ): RequestHandler => {
     // Read-only and shared: under a flood, 429s are the hot path, and an error per reply would
     // capture a stack trace each time.
-    const rejection = tooManyRequests(detail);
+    const rejection = new DomainError(HttpErrorCode.RATE_LIMITED, detail);
     const store: Store = stores.create(name);
+    created.push(store);
     return rateLimit({
       windowMs: policy.windowMs,
       limit: policy.limit,
@@ -109,27 +123,36 @@ export function createRateLimiters({
     });
   };
 
-  const limiters = {
-    api: limiter('api', config.rateLimit.api, 'Too many requests; try again later'),
-    auth: limiter(
-      'auth',
-      config.rateLimit.auth,
-      'Too many sign-in or registration attempts; try again later',
-    ),
-    authEmail: limiter(
-      'auth-email',
-      config.rateLimit.authEmail,
-      'Too many attempts for this account; try again later',
-      {
-        keyGenerator: ipAndEmailKey(ipv6Subnet),
-        skip: (req) => emailFromBody(req.body) === undefined,
-      },
-    ),
-    refresh: limiter(
-      'refresh',
-      config.rateLimit.refresh,
-      'Too many token refreshes; try again later',
-    ),
+  const api = limiter('api', config.rateLimit.api, 'Too many requests; try again later');
+  const policies: Record<RateLimitPolicyName, RouteRateLimit> = {
+    auth: {
+      handler: limiter(
+        'auth',
+        config.rateLimit.auth,
+        'Too many sign-in or registration attempts; try again later',
+      ),
+      needsBody: false,
+    },
+    authEmail: {
+      handler: limiter(
+        'auth-email',
+        config.rateLimit.authEmail,
+        'Too many attempts for this account; try again later',
+        {
+          keyGenerator: ipAndEmailKey(ipv6Subnet),
+          skip: (req) => emailFromBody(req.body) === undefined,
+        },
+      ),
+      needsBody: true,
+    },
+    refresh: {
+      handler: limiter(
+        'refresh',
+        config.rateLimit.refresh,
+        'Too many token refreshes; try again later',
+      ),
+      needsBody: false,
+    },
   };
   log.info(
     {
@@ -147,5 +170,13 @@ export function createRateLimiters({
   );
   stores.start();
 
-  return { ...limiters, state: stores.state, close: stores.close };
+  return {
+    api,
+    policies,
+    state: stores.state,
+    async close() {
+      stores.close();
+      await Promise.allSettled(created.map((store) => Promise.resolve(store.shutdown?.())));
+    },
+  };
 }

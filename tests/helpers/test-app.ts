@@ -4,24 +4,21 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Express, Router } from 'express';
 import { createApp } from '../../src/app';
-import { loadConfig, type Config } from '../../src/config';
-import { openDatabase, type Database } from '../../src/db/database';
+import { composeServer, type ServerRoot } from '../../src/composition/root';
+import { loadConfig } from '../../src/config';
+import type { Database } from '../../src/db/database';
 import type { StatusProvider } from '../../src/health/status-provider';
-import { createLogger, type Logger } from '../../src/logger';
+import type { ReplyViolation } from '../../src/http/reply-check';
 import { GENEROUS_LIMITS } from './limits';
-
-import { startEventLoopMonitor } from '../../src/metrics/event-loop-monitor';
-import { createMetrics, type Metrics } from '../../src/metrics/metrics';
-import { createRedisClient, type Redis } from '../../src/redis/redis-client';
 import { pgliteTemplateDir } from './pglite-template';
 
-export interface TestApp {
+/** The real app on the real composition root, with what a test needs to look inside. */
+export interface TestApp extends Pick<
+  ServerRoot,
+  'config' | 'db' | 'redis' | 'metrics' | 'logger'
+> {
   app: Express;
-  config: Config;
-  db: Database;
-  redis: Redis | undefined;
-  metrics: Metrics;
-  logger: Logger;
+  root: ServerRoot;
   /** Every log line written so far, parsed. */
   logs: Array<Record<string, unknown>>;
   /** Flips the app into shutdown mode, as SIGTERM would. */
@@ -31,14 +28,25 @@ export interface TestApp {
 
 export interface TestAppOptions {
   statusProviders?: readonly StatusProvider[];
-  /** Routers built from the app's database, mounted as `AppDeps.extraRoutes`. */
+  /** Routers built from the app's database, mounted as `AppOptions.extraRouters`. */
   extraRoutes?: (db: Database) => readonly Router[];
 }
 
+const violations: ReplyViolation[] = [];
+
 /**
- * The real app over its own embedded database (a copy of the migrated template), with logs
- * captured in memory. Each call is isolated: its own data folder, database, secrets and metrics.
- * A `REDIS_URL` in `env` connects the real Redis client to it.
+ * The replies, since the last call, that did not match their route's declaration. The
+ * integration tier's setup fails every test that leaves one (integration.setup.ts).
+ */
+export function takeReplyViolations(): ReplyViolation[] {
+  return violations.splice(0);
+}
+
+/**
+ * The real app, built by the same composition root as the server, over its own embedded
+ * database (a copy of the migrated template), with logs captured in memory and every API reply
+ * checked against its route's declaration. Each call is isolated: its own data folder, database,
+ * secrets and metrics. A `REDIS_URL` in `env` connects the real Redis client to it.
  */
 export async function createTestApp(
   env: Record<string, string> = {},
@@ -46,12 +54,12 @@ export async function createTestApp(
 ): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'test-app-'));
   cpSync(pgliteTemplateDir(), path.join(dataDir, 'pglite'), { recursive: true });
-  const { config } = loadConfig({
+  const loaded = loadConfig({
     env: { NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'debug', ...GENEROUS_LIMITS, ...env },
     envFile: false,
   });
   const logs: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
+  const logDestination = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
@@ -59,47 +67,29 @@ export async function createTestApp(
       callback();
     },
   });
-  const logger = createLogger({
-    level: config.log.level,
-    instanceId: config.instanceId,
-    destination,
+  const root = await composeServer(loaded, {
+    logDestination,
+    clusterWorker: false,
+    // The template is migrated already: skip loading the migration engine in every file.
+    migrateEmbedded: false,
   });
-  const db = await openDatabase(config);
-  const redis = config.redis.url
-    ? createRedisClient({ ...config.redis, url: config.redis.url }, logger)
-    : undefined;
-  const eventLoop = startEventLoopMonitor({
-    logger,
-    warnThresholdMs: config.eventLoop.delayThresholdMs,
-    windowMs: config.eventLoop.windowMs,
-  });
-  const metrics = createMetrics({ eventLoop });
-  let shuttingDown = false;
-  const app = createApp({
-    config,
-    logger,
-    db,
-    redis,
-    metrics,
-    isShuttingDown: () => shuttingDown,
-    statusProviders: options.statusProviders,
-    extraRoutes: options.extraRoutes?.(db),
+  const app = createApp(root, {
+    extraRouters: options.extraRoutes?.(root.db),
+    statusProviders: options.statusProviders ?? [],
+    onReplyViolation: (violation) => violations.push(violation),
   });
   return {
     app,
-    config,
-    db,
-    redis,
-    metrics,
-    logger,
+    root,
+    config: root.config,
+    db: root.db,
+    redis: root.redis,
+    metrics: root.metrics,
+    logger: root.logger,
     logs,
-    startShutdown: () => {
-      shuttingDown = true;
-    },
+    startShutdown: () => root.beginShutdown(),
     async close() {
-      eventLoop.stop();
-      redis?.disconnect();
-      await db.close();
+      await root.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

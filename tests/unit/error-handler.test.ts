@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import express from 'express';
 import request from 'supertest';
 import { z } from 'zod';
-import { AppError, conflict, serviceUnavailable, tooManyRequests } from '../../src/http/errors';
+import { DomainError } from '../../src/errors/domain-error';
 import { errorHandler, notFoundHandler } from '../../src/http/error-handler';
 import { installRequestContext } from '../../src/http/request-context';
 import { parseInput } from '../../src/http/validation';
@@ -66,20 +66,38 @@ describe('error handler', () => {
   });
 
   it.each([
-    [conflict('Email already registered', 'EMAIL_TAKEN'), 409, 'EMAIL_TAKEN'],
-    [tooManyRequests(undefined, 30), 429, 'RATE_LIMITED'],
-    [serviceUnavailable(), 503, 'SERVICE_UNAVAILABLE'],
-    [new AppError(403, 'FORBIDDEN', 'Nope'), 403, 'FORBIDDEN'],
-  ])('sends an AppError with its status, code and headers (%#)', async (error, status, code) => {
-    const { app } = appWith(() => {
-      throw error;
+    ['EMAIL_TAKEN', 409, 'Conflict', {}],
+    ['RATE_LIMITED', 429, 'Too Many Requests', {}],
+    ['SERVICE_UNAVAILABLE', 503, 'Service Unavailable', { 'retry-after': '5' }],
+    ['FORBIDDEN', 403, 'Forbidden', {}],
+    ['SESSION_NOT_FOUND', 404, 'Not Found', {}],
+  ])(
+    'sends a DomainError %s with the status, title and headers the error table gives it',
+    async (code, status, title, headers) => {
+      const { app } = appWith(() => {
+        throw new DomainError(code, 'Explained for the client');
+      });
+      const res = await request(app).post('/thing');
+      expect(res.status).toBe(status);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({ status, code, title, detail: 'Explained for the client' });
+      for (const [name, value] of Object.entries(headers)) expect(res.headers[name]).toBe(value);
+    },
+  );
+
+  it('answers a code missing from the error table with a bare 500, and logs the bug', async () => {
+    const { app, lines } = appWith(() => {
+      throw new DomainError('NOT_IN_THE_TABLE', 'whatever');
     });
     const res = await request(app).post('/thing');
-    expect(res.status).toBe(status);
-    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(res.body).toMatchObject({ status, code, detail: error.message });
-    for (const [name, value] of Object.entries(error.headers ?? {}))
-      expect(res.headers[name.toLowerCase()]).toBe(value);
+    expect(res.status).toBe(500);
+    expect(res.body).toMatchObject({
+      code: 'INTERNAL_ERROR',
+      detail: 'An unexpected error occurred',
+    });
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: expect.stringContaining('NOT_IN_THE_TABLE has no status') }),
+    );
   });
 
   it('lists every invalid field of a validation failure', async () => {

@@ -37,7 +37,7 @@ describe('histogramQuantile', () => {
 
 describe('summarizeMetrics', () => {
   it("digests one process's registry", async () => {
-    const metrics = createMetrics({ eventLoop: eventLoop(12.5, 0.25) });
+    const metrics = createMetrics({ eventLoop: eventLoop(12.5, 0.25), windowMs: 10_000 });
     metrics.requests.requestStarted();
     metrics.requests.requestFinished(200, 3);
     metrics.requests.requestStarted();
@@ -62,8 +62,8 @@ describe('summarizeMetrics', () => {
   // The cluster seam: workers' JSON, merged by prom-client, digested by the same function.
   it("digests a cluster's metrics merged with AggregatorRegistry: sums, and the worst event loop", async () => {
     const workers = [
-      createMetrics({ eventLoop: eventLoop(10, 0.2) }),
-      createMetrics({ eventLoop: eventLoop(80, 0.6) }),
+      createMetrics({ eventLoop: eventLoop(10, 0.2), windowMs: 10_000 }),
+      createMetrics({ eventLoop: eventLoop(80, 0.6), windowMs: 10_000 }),
     ];
     for (const [index, worker] of workers.entries()) {
       for (let i = 0; i <= index; i++) {

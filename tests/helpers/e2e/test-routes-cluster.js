@@ -6,7 +6,7 @@ const cluster = require('node:cluster');
 if (cluster.isPrimary) {
   const { runPrimary } = require('../../../dist/cluster/primary.js');
   const { loadConfigOrExit } = require('../../../dist/server.js');
-  void runPrimary(loadConfigOrExit());
+  void runPrimary(loadConfigOrExit()).then((code) => process.exit(code));
 } else {
   require('./test-routes-server.js');
 }

@@ -1,12 +1,12 @@
 // The built server (dist/server.js, as `pnpm start` runs it) plus routes that only a test should
-// have, added through startServer's `extraRoutes` option. The production entry passes none: no
-// debug route ships in the app.
+// have, added through main's `extraRouters` option. The production entry passes none: no debug
+// route ships in the app.
 const { setTimeout: sleep } = require('node:timers/promises');
 const { Router } = require('express');
-const { startServer } = require('../../../dist/server.js');
+const { main } = require('../../../dist/server.js');
 
-void startServer({
-  extraRoutes: ({ db }) => [
+main({
+  extraRouters: ({ db }) => [
     Router()
       // Answers after ?ms= milliseconds: a request still in flight when SIGTERM arrives.
       .get('/test/slow', async (req, res) => {

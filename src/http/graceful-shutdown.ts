@@ -1,14 +1,11 @@
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from './logger';
+import type { Logger } from '../logger';
 
-/** Repeats of a signal within this window are deliveries of the same request. */
-const DUPLICATE_SIGNAL_WINDOW_MS = 500;
-
-export interface ShutdownOptions {
+export interface GracefulShutdownOptions {
   server: Server;
   logger: Logger;
-  /** The whole shutdown, drain delay included, must finish within this, or the process exits 1. */
+  /** The whole shutdown, drain delay included, must finish within this. */
   timeoutMs: number;
   /**
    * How long to keep serving after readiness starts failing, before the listener closes: the
@@ -17,73 +14,79 @@ export interface ShutdownOptions {
   drainDelayMs: number;
   /** Called first, synchronously: readiness starts failing at once. */
   onStart: () => void;
-  /** Releases dependencies (database, Redis, timers) once no request is in flight. */
+  /**
+   * Resolves once no handler is running. Closed connections are not enough: the handler of a
+   * request whose client went away may still be awaiting the database.
+   */
+  handlersIdle: () => Promise<void>;
+  /** Releases dependencies (database, Redis, timers) once nothing uses them. */
   closeDependencies: () => Promise<void>;
-  /** Ends the process; injectable for tests. */
-  exit?: (code: number) => void;
 }
 
 /** How often idle connections are swept once the listener is closed (see stopServing). */
 const IDLE_SWEEP_MS = 50;
 
 /**
- * The one shutdown path for signals and fatal errors, raced against a timer:
+ * The server's one shutdown path (signals and fatal errors alike), raced against a timer:
  * 1. readiness fails at once (`onStart`), and every response from now on carries
  *    `Connection: close`, so clients and proxies reconnect, to another instance;
  * 2. the instance keeps serving for `drainDelayMs`, while load balancers notice;
  * 3. the listener closes (new connections are refused), idle keep-alive connections close,
- *    in-flight requests finish;
- * 4. dependencies close;
- * 5. the process exits 0, or 1 after a fatal error, a timeout, a failure, or a second signal.
+ *    in-flight requests finish, and so do handlers whose clients left;
+ * 4. dependencies close.
  *
- * @returns a function that starts shutdown; calling it again forces exit 1.
+ * @returns a function that runs it (once: a second call returns the first call's promise),
+ *   resolving true when it completed, false on a timeout or a failure (both logged). The entry
+ *   file turns that into the exit code.
  */
-export function createShutdown({
+export function createGracefulShutdown({
   server,
   logger,
   timeoutMs,
   drainDelayMs,
   onStart,
+  handlersIdle,
   closeDependencies,
-  exit = (code) => process.exit(code),
-}: ShutdownOptions): (reason: string, exitCode?: number) => void {
-  let startedAt: number | undefined;
-  return function shutdown(reason, exitCode = 0) {
-    if (startedAt !== undefined) {
-      // Ctrl-C signals the whole process group, and supervisors (pnpm, tsx watch) relay the
-      // same signal: copies that arrive together are one request, not an operator insisting.
-      if (performance.now() - startedAt < DUPLICATE_SIGNAL_WINDOW_MS) return;
-      logger.warn({ reason }, 'second shutdown request: exiting now');
-      exit(1);
-      return;
-    }
-    startedAt = performance.now();
+}: GracefulShutdownOptions): (reason: string) => Promise<boolean> {
+  let running: Promise<boolean> | undefined;
+  return (reason) => {
+    running ??= run(reason);
+    return running;
+  };
+
+  async function run(reason: string): Promise<boolean> {
     logger.info({ reason, drainDelayMs, timeoutMs }, 'shutting down');
     onStart();
     // Prepended, so it runs before the app writes anything. Added only now: no cost per request
     // until shutdown begins.
     server.prependListener('request', (_req, res) => res.setHeader('Connection', 'close'));
-    const timer = setTimeout(() => {
-      logger.error({ timeoutMs }, 'shutdown timed out: exiting with in-flight work');
-      exit(1);
-    }, timeoutMs);
-    timer.unref();
-
-    stopServing(server, drainDelayMs, logger)
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => {
+        logger.error({ timeoutMs }, 'shutdown timed out: exiting with in-flight work');
+        resolve(false);
+      }, timeoutMs);
+      timer.unref();
+    });
+    const completed = stopServing(server, drainDelayMs, logger)
+      .then(handlersIdle)
       .then(closeDependencies)
       .then(
         () => {
-          clearTimeout(timer);
           logger.info('shutdown complete');
-          exit(exitCode);
+          return true;
         },
         (error: unknown) => {
-          clearTimeout(timer);
           logger.error({ err: error }, 'shutdown failed');
-          exit(1);
+          return false;
         },
       );
-  };
+    try {
+      return await Promise.race([completed, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 /** Waits out the drain delay, then closes the listener and waits for every connection to end. */

@@ -1,4 +1,4 @@
-/** Stable error codes of the auth endpoints, on top of the shared ones in http/errors.ts. */
+/** Stable error codes of the auth feature, on top of the common ones (errors/domain-error.ts). */
 export const AuthErrorCode = {
   /** No access token was sent. */
   AUTH_REQUIRED: 'AUTH_REQUIRED',
@@ -19,3 +19,5 @@ export const AuthErrorCode = {
   SESSION_EXPIRED: 'SESSION_EXPIRED',
   SESSION_NOT_FOUND: 'SESSION_NOT_FOUND',
 } as const;
+
+export type AuthErrorCode = (typeof AuthErrorCode)[keyof typeof AuthErrorCode];

@@ -1,0 +1,113 @@
+import { Router, type RequestHandler, type Response } from 'express';
+import type { RateLimiters } from '../rate-limit/rate-limiters';
+import type { InFlightHandlers } from './in-flight';
+import { jsonBody } from './json-body';
+import { replyCheck, type ReplyViolationReporter } from './reply-check';
+import { errorCodesOf, type Authenticator, type Feature, type Route } from './route';
+import { parseInput } from './validation';
+
+export interface ApiRouterDeps {
+  features: readonly Feature[];
+  /** Verifies the caller of every `bearer` route. */
+  authenticator: Authenticator;
+  limits: Pick<RateLimiters, 'api' | 'policies'>;
+  /** Largest JSON body accepted (`BODY_LIMIT`). */
+  bodyLimit: string;
+  /** Counts running handlers, so shutdown can wait for them. */
+  inFlight: InFlightHandlers;
+  /** Tests only: checks every reply against its route's declaration (see reply-check.ts). */
+  onReplyViolation?: ReplyViolationReporter | undefined;
+}
+
+/**
+ * The adapter from route tables to Express: builds the `/api` router from every feature's
+ * routes. For each request, in order:
+ * 1. the API-wide rate limit, then the route's limits that need no body, before the body is
+ *    read: a flood is turned away for the price of one counter;
+ * 2. JSON body parsing (any other body type is a 415);
+ * 3. the feature's headers, the route's limits that read the body, authentication, validation
+ *    of params, query and body (in that order);
+ * 4. the handler, counted while it runs; its reply is sent as JSON, or bare (204).
+ * Routes match case-insensitively and with a trailing slash (Express's defaults), limits too.
+ */
+export function createApiRouter({
+  features,
+  authenticator,
+  limits,
+  bodyLimit,
+  inFlight,
+  onReplyViolation,
+}: ApiRouterDeps): Router {
+  const api = Router();
+  api.use(limits.api);
+
+  for (const feature of features) {
+    for (const route of feature.routes) {
+      const early: RequestHandler[] = [
+        ...(onReplyViolation
+          ? [
+              replyCheck(
+                `${route.method.toUpperCase()} /api${feature.basePath}${route.path}`,
+                route,
+                errorCodesOf(route, authenticator),
+                onReplyViolation,
+              ),
+            ]
+          : []),
+        ...policiesOf(route, limits)
+          .filter((policy) => !policy.needsBody)
+          .map((policy) => policy.handler),
+      ];
+      if (early.length > 0) api[route.method](`${feature.basePath}${route.path}`, ...early);
+    }
+  }
+
+  api.use(jsonBody(bodyLimit));
+
+  for (const feature of features) {
+    const router = Router();
+    const { headers } = feature;
+    if (headers) {
+      router.use((_req, res, next) => {
+        res.set(headers);
+        next();
+      });
+    }
+    for (const route of feature.routes) {
+      const late = policiesOf(route, limits)
+        .filter((policy) => policy.needsBody)
+        .map((policy) => policy.handler);
+      router[route.method](route.path, ...late, handle(route, authenticator, inFlight));
+    }
+    api.use(feature.basePath, router);
+  }
+  return api;
+}
+
+function policiesOf(route: Route, limits: Pick<RateLimiters, 'policies'>) {
+  return (route.rateLimits ?? []).map((name) => limits.policies[name]);
+}
+
+/** Authenticates, validates, runs the handler and sends its reply. */
+function handle(route: Route, authenticator: Authenticator, inFlight: InFlightHandlers) {
+  return async function routeHandler(
+    req: Parameters<RequestHandler>[0],
+    res: Response,
+  ): Promise<void> {
+    const auth = route.auth === 'bearer' ? authenticator.authenticate(req, res) : undefined;
+    const input = {
+      auth,
+      params: route.params ? parseInput(route.params, req.params) : undefined,
+      query: route.query ? parseInput(route.query, req.query) : undefined,
+      body: route.body
+        ? parseInput(route.body, route.bodyOptional ? ((req.body as unknown) ?? {}) : req.body)
+        : undefined,
+      req,
+      res,
+    };
+    const reply = await inFlight.track(Promise.resolve(route.handler(input)));
+    res.status(reply.status);
+    if ('body' in reply) res.json(reply.body);
+    else res.end();
+  };
+}
