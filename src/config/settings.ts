@@ -70,7 +70,7 @@ export const settings = {
     env: 'NODE_ENV',
     format: z.enum(['development', 'production', 'test']),
     default: 'development',
-    doc: '`development`, `test` or `production`. Production requires the database URL and strong secrets.',
+    doc: '`development`, `test` or `production`. Production applies the production rules and defaults shown here.',
   }),
   host: setting({ env: 'HOST', format: text, default: '0.0.0.0', doc: 'Interface to listen on.' }),
   port: setting({
@@ -269,7 +269,7 @@ export const settings = {
     passwordHashConcurrency: setting({
       env: 'PASSWORD_HASH_CONCURRENCY',
       format: wholeNumber(1, 64),
-      unset: 'cores - 1, at least 1; under cluster, shared among the workers',
+      unset: 'cores - 1, at least 1, shared among cluster workers',
       doc: 'Password hashes (argon2id) one process computes at once; further logins wait their turn, so a login burst cannot starve the event loop (see [Performance](#performance)).',
     }),
   },
