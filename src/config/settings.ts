@@ -430,8 +430,7 @@ export const settings = {
     allow: setting({
       env: 'METRICS_ALLOW',
       format: ipRangeList,
-      // Metrics describe internals (versions, memory, traffic): with no restriction configured
-      // they are served to this machine only, never to the world by accident (see loadConfig).
+      // The fallback is applied by loadConfig, which sees the token as well.
       unset: `\`${LOOPBACK_ONLY.join(',')}\`, or any address when \`METRICS_TOKEN\` is set`,
       doc: 'Comma-separated IPs/CIDRs that may read `/health`, `/health/metrics` and `/metrics` (matched against the client IP, so set `TRUST_PROXY`). Others get 403.',
     }),
