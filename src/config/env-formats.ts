@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { isIpRange } from '../http/ip-allowlist';
+
+/**
+ * Formats of environment values: each parses the variable's text and says what is wrong in words
+ * a reader of the startup error understands. The settings in `settings.ts` are built from these.
+ */
+
+/** `true`/`false` (or `1`/`0`). */
+export const bool = z
+  .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1');
+
+/** A whole number from `min` to `max`. */
+export const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .int({ message: 'must be a whole number' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+
+/** Text that is unset when blank. */
+export const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+/** Non-blank text, trimmed. */
+export const text = z.string().trim().min(1);
+
+/** The memory stores clear expired counts with a timer, and Node's timers stop at 2^31 - 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A URL with one of `protocols` (`'redis:'`), or unset when blank. */
+export const url = (protocols: readonly string[]) =>
+  optionalString.refine(
+    (value) => {
+      if (value === undefined) return true;
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const splitCommas = (value: string): string[] =>
+  value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+
+/** Comma-separated entries, trimmed, blanks dropped. */
+export const commaList = z.string().transform(splitCommas);
+
+/** Comma-separated IPs and CIDR ranges, each named when invalid; unset when blank. */
+export const ipRangeList = optionalString
+  .transform((value) => (value === undefined ? undefined : splitCommas(value)))
+  .superRefine((entries, context) => {
+    for (const entry of entries ?? []) {
+      if (!isIpRange(entry)) {
+        context.addIssue({
+          code: 'custom',
+          message: `"${entry}" is not an IP address or CIDR range (e.g. 10.0.0.0/8, ::1)`,
+        });
+      }
+    }
+  });

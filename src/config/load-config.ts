@@ -1,0 +1,132 @@
+import path from 'node:path';
+import { ConfigError } from './config-error';
+import { loadDevSecrets } from './dev-secrets';
+import { withEnvFile } from './env-file';
+import { readSetting, readSettings, type Setting, type SettingValues } from './setting';
+import { LOOPBACK_ONLY, settings } from './settings';
+
+/**
+ * The only module that reads `process.env`. Everything else receives a {@link Config}.
+ *
+ * What each variable means, its default and its production rule are declared in `settings.ts`;
+ * this file applies the rules that involve several settings and fills in what is derived.
+ */
+
+type Declared = SettingValues<typeof settings>;
+
+/** At most `limit` requests per `windowMs` (a fixed window). */
+export type RateLimitPolicy = Declared['rateLimit']['api'];
+
+/**
+ * The validated, frozen configuration of one process: the declared settings, in the shape of
+ * `settings`, plus what `loadConfig` derives from them.
+ */
+export type Config = Declared & {
+  readonly isProduction: boolean;
+  readonly rateLimit: {
+    /** Shares the `auth` window (RATE_LIMIT_AUTH_WINDOW_MS). */
+    readonly authEmail: RateLimitPolicy;
+  };
+  /** Always set: outside production, missing secrets are generated once per machine. */
+  readonly jwt: { readonly accessSecret: string; readonly refreshSecret: string };
+};
+
+/** What loading produced: the config plus warnings to log once a logger exists. */
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly warnings: readonly string[];
+}
+
+/** Where {@link loadConfig} reads from. */
+export interface LoadConfigOptions {
+  /** Variables to read; defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * A dotenv file whose values apply where `env` has none. Defaults to `.env` in the working
+   * directory (`ENV_FILE` overrides); pass `false` to read none.
+   */
+  envFile?: string | false;
+}
+
+/**
+ * Reads and validates the configuration.
+ *
+ * @throws {ConfigError} with one line per problem when the environment is invalid.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const env = withEnvFile(options.env ?? process.env, options.envFile);
+  // Production's own defaults (settings.ts) apply from the start.
+  const isProduction = readSetting(settings.env, env, false).value === 'production';
+  const read = readSettings(settings, env, isProduction);
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  const values = read.values;
+
+  const problems = [
+    ...drainDelayProblems(values.shutdown),
+    ...(isProduction ? productionProblems(read.readings, values.jwt) : []),
+  ];
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const warnings: string[] = [];
+  let { accessSecret, refreshSecret } = values.jwt;
+  if (!accessSecret || !refreshSecret) {
+    const file = path.resolve(values.dataDir, 'dev-secrets.json');
+    const generated = loadDevSecrets(file);
+    accessSecret ??= generated.accessSecret;
+    refreshSecret ??= generated.refreshSecret;
+    warnings.push(
+      `JWT secrets not set: using development secrets generated once and kept in ${file}. ` +
+        `Set ${settings.jwt.accessSecret.env} and ${settings.jwt.refreshSecret.env} before deploying.`,
+    );
+  }
+
+  const { env: environment, ...rest } = values;
+  const config: Config = {
+    env: environment,
+    isProduction,
+    ...rest,
+    rateLimit: {
+      ...values.rateLimit,
+      authEmail: { ...values.rateLimit.authEmail, windowMs: values.rateLimit.auth.windowMs },
+    },
+    jwt: { ...values.jwt, accessSecret, refreshSecret },
+    metrics: {
+      ...values.metrics,
+      // Metrics describe internals (versions, memory, traffic): with no restriction configured
+      // they are served to this machine only, never to the world by accident.
+      allow: values.metrics.allow ?? (values.metrics.token ? undefined : LOOPBACK_ONLY),
+    },
+  };
+  return { config: deepFreeze(config), warnings };
+}
+
+function drainDelayProblems({ timeoutMs, drainDelayMs }: Declared['shutdown']): string[] {
+  if (drainDelayMs < timeoutMs) return [];
+  const { drainDelayMs: drain, timeoutMs: timeout } = settings.shutdown;
+  return [
+    `${drain.env}: must be shorter than ${timeout.env} (${timeoutMs}), which also covers in-flight requests and closing connections`,
+  ];
+}
+
+/** The declared production rules, then the one that needs both secrets. */
+function productionProblems(
+  readings: ReadonlyArray<{ readonly setting: Setting; readonly value: unknown }>,
+  { accessSecret, refreshSecret }: Declared['jwt'],
+): string[] {
+  const problems = readings.flatMap(({ setting, value }) =>
+    (setting.production?.check(value) ?? []).map((problem) => `${setting.env}: ${problem}`),
+  );
+  if (accessSecret && accessSecret === refreshSecret) {
+    const { accessSecret: access, refreshSecret: refresh } = settings.jwt;
+    problems.push(`${refresh.env}: must differ from ${access.env}`);
+  }
+  return problems;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,452 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import {
+  bool,
+  commaList,
+  ipRangeList,
+  MAX_TIMER_MS,
+  optionalString,
+  text,
+  url,
+  wholeNumber,
+} from './env-formats';
+import { listSettings, setting, type ProductionRule, type Setting } from './setting';
+
+/**
+ * Every setting the app reads from the environment, each declared once: variable, format,
+ * default, production rule and the line the README's table shows. `pnpm config:docs` writes that
+ * table; tests/unit/config-drift.test.ts checks it and the example env files against these.
+ *
+ * Production differs from development only where a declaration says so, and the README shows
+ * each: a `production` rule (the database URL and both JWT secrets are required and checked) or a
+ * default that differs in production (the shutdown drain delay, the API docs).
+ */
+
+/** Secret values shipped in `.env.example` and `.env.prod.example`; production refuses them. */
+export const PLACEHOLDER_SECRETS: readonly string[] = Object.freeze([
+  'dev-only-access-secret-change-me-in-production-0123456789',
+  'dev-only-refresh-secret-change-me-in-production-0123456789',
+  'CHANGE_ME_generate_with_openssl_rand_base64_48_access',
+  'CHANGE_ME_generate_with_openssl_rand_base64_48_refresh',
+]);
+
+/** Who may read metrics when neither METRICS_ALLOW nor METRICS_TOKEN is set: this machine. */
+export const LOOPBACK_ONLY: readonly string[] = Object.freeze(['127.0.0.0/8', '::1']);
+
+const MIN_SECRET_BYTES = 32;
+const MIN_METRICS_TOKEN_LENGTH = 16;
+
+const requiredInProduction = (reason: string): ProductionRule => ({
+  doc: '**Required in production.**',
+  check: (value) => (value ? [] : [`is required in production (${reason})`]),
+});
+
+const signingSecretInProduction = (doc: string): ProductionRule<string | undefined> => ({
+  doc,
+  check(value) {
+    if (!value) return ['is required in production'];
+    if (PLACEHOLDER_SECRETS.includes(value)) {
+      return [
+        'is the placeholder from the example env file; generate one with: openssl rand -base64 48',
+      ];
+    }
+    const bytes = Buffer.byteLength(value);
+    if (bytes < MIN_SECRET_BYTES)
+      return [`must be at least ${MIN_SECRET_BYTES} bytes (got ${bytes})`];
+    return [];
+  },
+});
+
+const requestLimit = (env: string, fallback: number, doc: string) =>
+  setting({ env, format: wholeNumber(1), default: fallback, doc });
+
+const limitWindow = (env: string, fallback: number, doc: string) =>
+  setting({ env, format: wholeNumber(1_000, MAX_TIMER_MS), default: fallback, doc });
+
+/** The declarations, in the shape of {@link Config} (see `load-config.ts` for what it adds). */
+export const settings = {
+  env: setting({
+    env: 'NODE_ENV',
+    format: z.enum(['development', 'production', 'test']),
+    default: 'development',
+    doc: '`development`, `test` or `production`. Production applies the production rules and defaults shown here.',
+  }),
+  host: setting({ env: 'HOST', format: text, default: '0.0.0.0', doc: 'Interface to listen on.' }),
+  port: setting({
+    env: 'PORT',
+    format: wholeNumber(0, 65535),
+    default: 3001,
+    doc: 'Port to listen on.',
+  }),
+  instanceId: setting({
+    env: 'INSTANCE_ID',
+    format: optionalString,
+    default: { computed: () => `${os.hostname()}-${process.pid}`, doc: 'hostname-pid' },
+    doc: 'Put on every log line; identifies the replica.',
+  }),
+  /** An absolute path. */
+  dataDir: setting({
+    env: 'DATA_DIR',
+    format: text.transform((dir) => path.resolve(dir)),
+    default: '.data',
+    doc: 'Local state: the embedded database, generated development secrets.',
+  }),
+  database: {
+    /** PostgreSQL URL; when absent the embedded PGlite database under `dataDir` is used. */
+    url: setting({
+      env: 'DATABASE_URL',
+      format: url(['postgresql:', 'postgres:']),
+      unset: 'embedded PGlite',
+      doc: '`postgresql://user:pass@host:5432/db`.',
+      production: requiredInProduction('the embedded database is for development'),
+    }),
+    poolSize: setting({
+      env: 'DATABASE_POOL_SIZE',
+      format: wholeNumber(1, 1000),
+      default: 10,
+      doc: "Connections per process (replicas x workers x this must fit the server's `max_connections`).",
+    }),
+  },
+  redis: {
+    /** Redis URL (`redis://` or `rediss://` for TLS); when absent, nothing uses Redis. */
+    url: setting({
+      env: 'REDIS_URL',
+      format: url(['redis:', 'rediss:']),
+      unset: 'no Redis',
+      doc: '`redis://[:password@]host:6379[/db]`, or `rediss://` for TLS.',
+    }),
+    commandTimeoutMs: setting({
+      env: 'REDIS_COMMAND_TIMEOUT_MS',
+      format: wholeNumber(10),
+      default: 250,
+      doc: 'A Redis command that takes longer fails, so a stalled Redis never stalls requests.',
+    }),
+    connectTimeoutMs: setting({
+      env: 'REDIS_CONNECT_TIMEOUT_MS',
+      format: wholeNumber(100),
+      default: 2_000,
+      doc: 'Connection attempt timeout; reconnection continues in the background.',
+    }),
+    /** Put before every key this app writes, so several apps can share one Redis database. */
+    keyPrefix: setting({
+      env: 'REDIS_KEY_PREFIX',
+      format: z
+        .string()
+        .trim()
+        .regex(/^[\w:.-]{0,64}$/, {
+          message: 'must be at most 64 letters, digits, or _ : . - (for example myapp:)',
+        }),
+      default: '',
+      doc: 'Put before every Redis key the app writes (e.g. `myapp:`), so apps can share a Redis database.',
+    }),
+  },
+  rateLimit: {
+    /** Every request under `/api`, per client address. */
+    api: {
+      limit: requestLimit(
+        'RATE_LIMIT_API_MAX',
+        300,
+        'Requests per client address per window, over all of `/api` (see [Rate limiting](#rate-limiting)).',
+      ),
+      windowMs: limitWindow('RATE_LIMIT_API_WINDOW_MS', 60_000, 'Window of the `/api` limit.'),
+    },
+    /** `register` and `login` together, per client address. */
+    auth: {
+      limit: requestLimit(
+        'RATE_LIMIT_AUTH_MAX',
+        20,
+        '`login` + `register` attempts per client address per window.',
+      ),
+      windowMs: limitWindow(
+        'RATE_LIMIT_AUTH_WINDOW_MS',
+        15 * 60_000,
+        'Window of both sign-in limits (15 min).',
+      ),
+    },
+    /**
+     * `register` and `login` per (client address, email): cuts off a run against one account.
+     * Its window is `auth`'s (added by `loadConfig`).
+     */
+    authEmail: {
+      limit: requestLimit(
+        'RATE_LIMIT_AUTH_EMAIL_MAX',
+        5,
+        '`login` + `register` attempts per (client address, email) per window.',
+      ),
+    },
+    /** `refresh`, per client address. */
+    refresh: {
+      limit: requestLimit(
+        'RATE_LIMIT_REFRESH_MAX',
+        60,
+        'Token refreshes per client address per window.',
+      ),
+      windowMs: limitWindow(
+        'RATE_LIMIT_REFRESH_WINDOW_MS',
+        15 * 60_000,
+        'Window of the refresh limit (15 min).',
+      ),
+    },
+    ipv6Subnet: setting({
+      env: 'RATE_LIMIT_IPV6_SUBNET',
+      format: wholeNumber(32, 64),
+      default: 56,
+      doc: 'IPv6 clients are counted per subnet of this prefix length (32-64): one customer often holds a whole /64.',
+    }),
+  },
+  jwt: {
+    accessSecret: setting({
+      env: 'JWT_ACCESS_SECRET',
+      format: optionalString,
+      secret: true,
+      unset: 'generated outside production',
+      doc: 'Signs access tokens.',
+      production: signingSecretInProduction(
+        '**Production:** required, >= 32 bytes, not a placeholder.',
+      ),
+    }),
+    refreshSecret: setting({
+      env: 'JWT_REFRESH_SECRET',
+      format: optionalString,
+      secret: true,
+      unset: 'generated outside production',
+      doc: 'Signs refresh tokens.',
+      // That the two differ is checked by loadConfig, which sees both.
+      production: signingSecretInProduction(
+        '**Production:** the same rules, and must differ from the access secret.',
+      ),
+    }),
+    issuer: setting({
+      env: 'JWT_ISSUER',
+      format: text,
+      default: 'express-production-template',
+      doc: '`iss` of every token, checked on verification.',
+    }),
+    audience: setting({
+      env: 'JWT_AUDIENCE',
+      format: text,
+      default: 'express-production-template-api',
+      doc: '`aud` of every token, checked on verification.',
+    }),
+    accessTtlSeconds: setting({
+      env: 'JWT_ACCESS_TTL_SECONDS',
+      format: wholeNumber(30, 24 * 3600),
+      default: 900,
+      doc: 'Access token lifetime.',
+    }),
+    refreshTtlSeconds: setting({
+      env: 'JWT_REFRESH_TTL_SECONDS',
+      format: wholeNumber(60),
+      default: 7 * 24 * 3600,
+      doc: 'Refresh token lifetime (7 days).',
+    }),
+  },
+  auth: {
+    /** Absolute lifetime of a login: rotating its refresh tokens never extends it. */
+    sessionMaxAgeSeconds: setting({
+      env: 'AUTH_SESSION_MAX_AGE_SECONDS',
+      format: wholeNumber(60),
+      default: 30 * 24 * 3600,
+      doc: 'Absolute lifetime of a login (30 days), whatever the rotations.',
+    }),
+    purgeIntervalMs: setting({
+      env: 'AUTH_PURGE_INTERVAL_MS',
+      format: wholeNumber(0),
+      default: 3_600_000,
+      doc: 'How often expired sessions and tokens are deleted; `0` disables.',
+    }),
+    refreshCookieSecure: setting({
+      env: 'REFRESH_COOKIE_SECURE',
+      format: bool,
+      default: true,
+      doc: '`Secure` on the refresh cookie (browsers accept it on `http://localhost`).',
+    }),
+    /**
+     * Password hashes (argon2) computed at once by this process; the rest wait their turn.
+     * Undefined: the hasher's default (see PasswordHasher).
+     */
+    passwordHashConcurrency: setting({
+      env: 'PASSWORD_HASH_CONCURRENCY',
+      format: wholeNumber(1, 64),
+      unset: 'cores - 1, at least 1, shared among cluster workers',
+      doc: 'Password hashes (argon2id) one process computes at once; further logins wait their turn, so a login burst cannot starve the event loop (see [Performance](#performance)).',
+    }),
+  },
+  /** Swagger UI at /docs and the OpenAPI document at /docs/openapi.json. */
+  apiDocs: {
+    // Off in production unless asked for: the document describes the API to anyone who asks.
+    enabled: setting({
+      env: 'API_DOCS_ENABLED',
+      format: bool,
+      default: { production: false, otherwise: true },
+      doc: 'Serve `/docs` and `/docs/openapi.json`.',
+    }),
+  },
+  http: {
+    corsOrigins: setting({
+      env: 'FRONTEND_URL',
+      format: commaList,
+      default: 'http://localhost:3000,http://localhost:5173',
+      doc: 'Comma-separated CORS allowlist (credentials allowed).',
+    }),
+    /** Hop count for Express's `trust proxy`; 0 trusts no proxy. */
+    trustProxy: setting({
+      env: 'TRUST_PROXY',
+      format: z
+        .string()
+        .trim()
+        .regex(/^\d+$/, {
+          message:
+            'must be the number of proxies in front of the app (0 when clients connect directly, 1 behind nginx); "true" would trust any client-supplied X-Forwarded-For',
+        })
+        .transform(Number),
+      default: 0,
+      doc: 'Number of proxies in front of the app: `0` direct, `1` behind one nginx. Never `true`.',
+    }),
+    bodyLimit: setting({
+      env: 'BODY_LIMIT',
+      format: z
+        .string()
+        .trim()
+        .regex(/^\d+(b|kb|mb)$/i, { message: 'must be a size such as 100kb or 1mb' })
+        .transform((size) => size.toLowerCase()),
+      default: '100kb',
+      doc: 'Largest JSON body accepted (413 beyond).',
+    }),
+  },
+  log: {
+    level: setting({
+      env: 'LOG_LEVEL',
+      format: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+      default: 'info',
+      doc: '`fatal` `error` `warn` `info` `debug` `trace` `silent`.',
+    }),
+  },
+  shutdown: {
+    /** The whole graceful shutdown, drain delay included, must finish within this. */
+    timeoutMs: setting({
+      env: 'SHUTDOWN_TIMEOUT_MS',
+      format: wholeNumber(100),
+      default: 10_000,
+      doc: 'The whole graceful shutdown, drain delay included, must finish within this, or the process exits 1.',
+    }),
+    /**
+     * How long the instance keeps serving after `/health/ready` turns 503, so that load balancers
+     * see it and stop sending before the listener closes.
+     */
+    drainDelayMs: setting({
+      env: 'SHUTDOWN_DRAIN_DELAY_MS',
+      format: wholeNumber(0),
+      // Production waits for load balancers to notice readiness failing; elsewhere nobody is
+      // watching, and a developer's Ctrl-C or a watch-mode restart should not wait 5 s.
+      default: { production: 5_000, otherwise: 0 },
+      doc: 'After SIGTERM, keep serving this long with `/health/ready` at 503 so load balancers stop sending, before the listener closes. Must be shorter than `SHUTDOWN_TIMEOUT_MS`.',
+    }),
+  },
+  cluster: {
+    enabled: setting({
+      env: 'CLUSTER_MODE',
+      format: bool,
+      default: false,
+      doc: '`true` makes `pnpm start` run the cluster, like `pnpm start:cluster` (see [Cluster mode](#cluster-mode)).',
+    }),
+    /** Workers to fork; defaults to the CPUs available to the process (container limits included). */
+    maxWorkers: setting({
+      env: 'MAX_WORKERS',
+      format: wholeNumber(1, 1024),
+      default: { computed: () => os.availableParallelism(), doc: 'CPUs available' },
+      doc: 'Cluster workers (`os.availableParallelism()`, which respects container CPU limits).',
+    }),
+    /** V8 old-space limit (MB) passed to each worker; 0 leaves Node's default. */
+    maxOldSpaceMb: setting({
+      env: 'MAX_OLD_SPACE_SIZE',
+      format: wholeNumber(0),
+      default: 0,
+      doc: "V8 heap limit (MB) passed to each cluster worker; `0` leaves Node's default.",
+    }),
+    /** A worker whose rss stays above this (MB) is replaced gracefully; 0 disables. */
+    workerMemoryLimitMb: setting({
+      env: 'WORKER_MEMORY_LIMIT_MB',
+      format: wholeNumber(0),
+      default: 0,
+      doc: 'A cluster worker whose rss stays above this (MB) is replaced gracefully (new one first, then the old one drains); `0` disables.',
+    }),
+  },
+  /** Log memory use every `intervalMs`, as a warning above `thresholdMb` of rss. */
+  memory: {
+    monitoring: setting({
+      env: 'ENABLE_MEMORY_MONITORING',
+      format: bool,
+      default: false,
+      doc: "Log each process's rss, heap and external memory every `MEMORY_MONITOR_INTERVAL_MS`.",
+    }),
+    thresholdMb: setting({
+      env: 'MEMORY_THRESHOLD_MB',
+      format: wholeNumber(16),
+      default: 512,
+      doc: 'Above this rss, the memory line is a warning.',
+    }),
+    intervalMs: setting({
+      env: 'MEMORY_MONITOR_INTERVAL_MS',
+      format: wholeNumber(1_000),
+      default: 60_000,
+      doc: 'How often memory is logged (>= 1000).',
+    }),
+  },
+  eventLoop: {
+    /** An event-loop delay at least this long is logged as a warning (rate-limited). */
+    delayThresholdMs: setting({
+      env: 'EVENT_LOOP_DELAY_THRESHOLD_MS',
+      format: wholeNumber(1),
+      default: 50,
+      doc: 'An event-loop delay this long logs a warning (at most one a minute).',
+    }),
+    /** Event-loop figures in metrics describe the last complete window of this length. */
+    windowMs: setting({
+      env: 'EVENT_LOOP_WINDOW_MS',
+      format: wholeNumber(100, MAX_TIMER_MS),
+      default: 10_000,
+      doc: 'Event-loop delay and utilisation in metrics describe the last complete window of this length (>= 100).',
+    }),
+  },
+  metrics: {
+    /** A bearer token the metrics endpoints require; unset, none is required. */
+    token: setting({
+      env: 'METRICS_TOKEN',
+      format: optionalString.refine(
+        (value) => value === undefined || value.length >= MIN_METRICS_TOKEN_LENGTH,
+        {
+          message: `must be at least ${MIN_METRICS_TOKEN_LENGTH} characters (generate one with: openssl rand -hex 24)`,
+        },
+      ),
+      secret: true,
+      doc: 'When set (>= 16 characters), `/health`, `/health/metrics` and `/metrics` also require `Authorization: Bearer <token>` (401 without).',
+    }),
+    /**
+     * IPs and CIDR ranges allowed to read metrics (matched against `req.ip`); `undefined` allows
+     * any address, which is only ever the case when a token is required.
+     */
+    allow: setting({
+      env: 'METRICS_ALLOW',
+      format: ipRangeList,
+      // The fallback is applied by loadConfig, which sees the token as well.
+      unset: `\`${LOOPBACK_ONLY.join(',')}\`, or any address when \`METRICS_TOKEN\` is set`,
+      doc: 'Comma-separated IPs/CIDRs that may read `/health`, `/health/metrics` and `/metrics` (matched against the client IP, so set `TRUST_PROXY`). Others get 403.',
+    }),
+  },
+};
+
+/** Read before the others, by the `.env` reader itself, so not part of the config. */
+export const envFileSetting = setting({
+  env: 'ENV_FILE',
+  format: z.string(),
+  default: '.env',
+  doc: 'The dotenv file to read.',
+});
+
+/** Every declared setting in declaration order: the config's, then {@link envFileSetting}. */
+export const DECLARED_SETTINGS: readonly Setting[] = Object.freeze([
+  ...listSettings(settings).map((entry) => entry.setting),
+  envFileSetting,
+]);
