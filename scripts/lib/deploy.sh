@@ -50,7 +50,7 @@ driver() {
 
 # --- options (defaults) ---------------------------------------------------------------------------
 STRATEGY=
-DRIVER=compose
+DRIVER=
 VERSION=
 REPLICAS=
 READY_TIMEOUT=60
@@ -130,9 +130,10 @@ Migrations run once, before any new instance starts (they must suit both version
                     package.json), e.g. . for this checkout after 'pnpm build'
 
 Options:
-  --driver compose|local   compose (default): the api service of the compose file, through
-                           'docker compose'. local: plain 'node dist/server.js' processes on
-                           127.0.0.1, on free ports, tracked in the state directory (Linux).
+  --driver compose|local   required. compose (production): the api service of the compose
+                           file, through 'docker compose'. local: plain 'node dist/server.js'
+                           processes on 127.0.0.1, on free ports, tracked in the state
+                           directory (Linux).
   --replicas N             instances to end with (default: as many as run now, or 3)
   --env-file FILE          the app's environment (default: .env.prod). compose: passed to
                            'docker compose --env-file' (the containers read the compose file's
@@ -234,6 +235,7 @@ parse_args() {
   VERSION="${positional[0]}"
   case "$DRIVER" in
     local | compose) ;;
+    '') usage_error "--driver is required: local or compose" ;;
     *) usage_error "--driver must be local or compose, got '$DRIVER'" ;;
   esac
   if [ -n "$REPLICAS" ] && [ "$REPLICAS" -lt 1 ]; then usage_error "--replicas must be at least 1"; fi

@@ -126,6 +126,7 @@ describe('the deploy scripts', () => {
 
   it.each([
     [[], 'expected exactly one <version>, got 0'],
+    [['v1'], '--driver is required: local or compose'],
     [['--driver', 'kubernetes', 'v1'], "--driver must be local or compose, got 'kubernetes'"],
     [['--replicas', 'three', 'v1'], '--replicas must be a whole number'],
     [['--frobnicate', 'v1'], 'unknown option: --frobnicate'],
