@@ -11,7 +11,8 @@
 # its operations onto docker commands, whose order tests/e2e/deploy-compose-driver.test.ts checks
 # against a fake docker CLI.
 #
-# Each compose_<operation> is called as `driver <operation>` by deploy.sh, which sets the options.
+# Implements the operations of the driver contract (scripts/lib/README.md) as compose_<operation>;
+# deploy.sh sources this file and sets the options.
 # shellcheck disable=SC2153,SC2154 # the option variables are defined in deploy.sh, which sources this
 
 compose() {

@@ -16,7 +16,8 @@
 # two shells start identical instances. They are children of the deploy's shell, which is how
 # local_probe learns the exit status of one that dies.
 #
-# Each local_<operation> is called as `driver <operation>` by deploy.sh, which sets the options.
+# Implements the operations of the driver contract (scripts/lib/README.md) as local_<operation>;
+# deploy.sh sources this file and sets the options.
 # shellcheck disable=SC2153,SC2154 # the option variables are defined in deploy.sh, which sources this
 
 # The names of the instances this run starts, api-<generation>-<n>: the generation is taken from

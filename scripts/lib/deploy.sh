@@ -1,8 +1,9 @@
 # shellcheck shell=bash source-path=SCRIPTDIR
 # The orchestration shared by scripts/deploy-rolling.sh and scripts/deploy-blue-green.sh: they
-# only name a strategy and call deploy_main. A driver (deploy-driver-local.sh or
-# deploy-driver-compose.sh, next to this file) supplies the few operations that differ between
-# plain processes and Docker Compose containers; nothing here knows which one runs.
+# only name a strategy and call deploy_main. A driver, chosen by --driver, supplies the operations
+# that differ between plain processes and Docker Compose containers; nothing here knows which one
+# runs. What a driver defines, takes and returns is the table in scripts/lib/README.md; a driver
+# that lacks one of its operations is refused before anything runs.
 #
 # The contract every step keeps: an instance joins nginx's upstream list only once it answers
 # /health/ready with 200, and leaves it (rewrite + `nginx -s reload` + wait until nginx's old
@@ -28,6 +29,12 @@ readonly EXIT_FAILED=1          # the deploy failed and was rolled back: the pre
 readonly EXIT_USAGE=2           # bad arguments or a failed pre-flight check: nothing was changed
 readonly EXIT_NEEDS_ATTENTION=3 # the deploy failed and the previous state could not be restored
 
+# The drivers: --driver <name> loads deploy-driver-<name>.sh from this directory.
+readonly DRIVERS=(local compose)
+# What every driver defines as <driver>_<operation>: the rows of the table in scripts/lib/README.md.
+readonly DRIVER_OPERATIONS=(check list save migrate start describe probe log_tail stop nginx
+  nginx_workers upstreams_file finish)
+
 # Passive health check on every upstream line: after max_fails errors within fail_timeout nginx
 # skips the replica for fail_timeout (the same parameters as the shipped nginx/upstreams/api.conf).
 readonly UPSTREAM_PARAMS='max_fails=3 fail_timeout=10s'
@@ -38,16 +45,11 @@ readonly RELOAD_CONFIRM_TIMEOUT=15
 # For the drivers' nginx_workers: prints the pids of the children of the process whose pid is $1
 # (nginx's workers, when $1 is its master). POSIX sh over /proc, so it runs the same on this host
 # and inside the nginx container.
-# shellcheck disable=SC2016 # expanded by the sh that runs it
+# shellcheck disable=SC2016,SC2034 # expanded by the sh that runs it; used by the drivers
 readonly WORKER_PIDS_SH='for stat in /proc/[0-9]*/stat; do
   read -r pid _ _ ppid _ 2>/dev/null <"$stat" || continue
   if [ "$ppid" = "$1" ]; then echo "$pid"; fi
 done'
-
-# shellcheck source=deploy-driver-local.sh
-source "${DEPLOY_LIB_DIR}/deploy-driver-local.sh"
-# shellcheck source=deploy-driver-compose.sh
-source "${DEPLOY_LIB_DIR}/deploy-driver-compose.sh"
 
 # Runs operation $1 of the chosen driver: `driver start started_out v1 2` calls local_start or
 # compose_start with the rest of the arguments.
@@ -55,6 +57,19 @@ driver() {
   local operation="$1"
   shift
   "${DRIVER}_${operation}" "$@"
+}
+
+# Sources the chosen driver and checks that it defines every operation of the contract.
+load_driver() {
+  local file="${DEPLOY_LIB_DIR}/deploy-driver-${DRIVER}.sh" operation missing=''
+  [ -f "$file" ] || fail "$EXIT_USAGE" "the ${DRIVER} driver is missing: no ${file}"
+  # shellcheck source=/dev/null # one of the deploy-driver-*.sh files, named by --driver
+  source "$file"
+  for operation in "${DRIVER_OPERATIONS[@]}"; do
+    declare -F "${DRIVER}_${operation}" >/dev/null || missing+="${missing:+, }${DRIVER}_${operation}"
+  done
+  [ -z "$missing" ] ||
+    fail "$EXIT_USAGE" "the ${DRIVER} driver (${file}) does not define ${missing}: a driver defines every operation listed in ${DEPLOY_LIB_DIR}/README.md"
 }
 
 # --- options (defaults) ---------------------------------------------------------------------------
@@ -242,11 +257,11 @@ parse_args() {
   done
   [ "${#positional[@]}" -eq 1 ] || usage_error "expected exactly one <version>, got ${#positional[@]}"
   VERSION="${positional[0]}"
-  case "$DRIVER" in
-    local | compose) ;;
-    '') usage_error "--driver is required: local or compose" ;;
-    *) usage_error "--driver must be local or compose, got '$DRIVER'" ;;
-  esac
+  local drivers
+  printf -v drivers '%s or ' "${DRIVERS[@]}"
+  drivers="${drivers% or }"
+  [ -n "$DRIVER" ] || usage_error "--driver is required: ${drivers}"
+  contains "$DRIVER" "${DRIVERS[@]}" || usage_error "--driver must be ${drivers}, got '$DRIVER'"
   if [ -n "$REPLICAS" ] && [ "$REPLICAS" -lt 1 ]; then usage_error "--replicas must be at least 1"; fi
   [ "$READY_TIMEOUT" -ge 1 ] || usage_error "--ready-timeout must be at least 1"
 }
@@ -556,6 +571,7 @@ deploy_main() {
   shift
   DEPLOY_NAME="deploy-${STRATEGY}"
   parse_args "$@"
+  load_driver
   driver check
   acquire_lock
   log "pre-flight checks passed (${DRIVER} driver, version ${VERSION})"
@@ -567,6 +583,7 @@ deploy_main() {
   RUNNING=("${CURRENT[@]}")
   [ -n "$REPLICAS" ] || REPLICAS="${#CURRENT[@]}"
   [ "$REPLICAS" -gt 0 ] || REPLICAS=3
+  # shellcheck disable=SC2034 # most are read only by the driver, which is sourced at run time
   readonly STRATEGY DEPLOY_NAME DRIVER VERSION REPLICAS READY_TIMEOUT STOP_TIMEOUT DRAIN_TIMEOUT \
     ENV_FILE STATE_DIR RUN_MIGRATIONS NGINX_BIN NGINX_PREFIX NGINX_CONF NGINX_UPSTREAMS \
     NGINX_PID_FILE NODE_BIN COMPOSE_FILE PROJECT_NAME SERVICE NGINX_SERVICE APP_PORT
