@@ -37,8 +37,9 @@ Commands:
   compose-dev               docker compose up --build (docker-compose.yml)
   compose-prod              docker compose -f docker-compose.prod.yml --env-file .env.prod
                             up --build
-  deploy-rolling [args]     Rolling deploy: scripts/deploy-rolling.sh [args] (--help lists them)
-  deploy-blue-green [args]  Blue-green deploy: scripts/deploy-blue-green.sh [args]
+  deploy-rolling [args]     Rolling deploy: scripts/deploy-rolling.sh --driver compose|local
+                            [args] <version> (--help lists them)
+  deploy-blue-green [args]  Blue-green deploy: scripts/deploy-blue-green.sh, the same args
   migrate                   Apply database migrations (pnpm db:migrate; DATABASE_URL or the
                             embedded database)
   test [args]               Install missing system test binaries (nginx, PostgreSQL, Redis,
@@ -222,7 +223,7 @@ cmd_deploy() {
   local script="scripts/deploy-$1.sh" line args=()
   shift
   if [ "$#" -eq 0 ] && [ -t 0 ]; then
-    echo "Arguments for ${script}, for example:"
+    echo "Arguments for ${script} (--driver is required), for example:"
     echo "  --driver compose v1.4.0     (production: the image tag to deploy)"
     echo "  --driver local --env-file .env.prod --nginx-prefix /etc/nginx .   (this built checkout)"
     echo "  --help                      (every option)"

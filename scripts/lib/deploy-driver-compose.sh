@@ -11,7 +11,8 @@
 # its operations onto docker commands, whose order tests/e2e/deploy-compose-driver.test.ts checks
 # against a fake docker CLI.
 #
-# Each compose_<operation> is called as `driver <operation>` by deploy.sh, which sets the options.
+# Implements the operations of the driver contract (scripts/lib/README.md) as compose_<operation>;
+# deploy.sh sources this file and sets the options.
 # shellcheck disable=SC2153,SC2154 # the option variables are defined in deploy.sh, which sources this
 
 compose() {
@@ -45,14 +46,15 @@ $output"
 }
 
 compose_list() {
-  CURRENT=()
-  local id name image
+  local id name image rec records=()
   while read -r id; do
     [ -n "$id" ] || continue
     read -r name image < <(docker inspect -f '{{.Name}} {{.Config.Image}}' "$id" </dev/null)
     name="${name#/}"
-    CURRENT+=("$(make_rec "$name" "${name}:${APP_PORT}" "$id" "${image##*:}")")
+    make_rec rec "$name" "${name}:${APP_PORT}" "$id" "${image##*:}"
+    records+=("$rec")
   done < <(compose ps -q "$SERVICE")
+  set_list "$1" "${records[@]}"
 }
 
 # Docker keeps the state.
@@ -60,10 +62,9 @@ compose_save() { :; }
 
 compose_migrate() { API_VERSION="$1" compose run --rm -T migrate; }
 
-# Scales the service up by $2 containers of version $1, leaving the running ones as they are.
+# Scales the service up by <count> containers of <version>, leaving the running ones as they are.
 compose_start() {
-  local version="$1" count="$2" before=() after=() id name output
-  STARTED_NOW=()
+  local version="$2" count="$3" before=() after=() records=() id name rec output
   mapfile -t before < <(compose ps -q "$SERVICE")
   if ! output="$(API_VERSION="$version" compose up -d --no-deps --no-recreate \
     --scale "${SERVICE}=$((${#before[@]} + count))" "$SERVICE" 2>&1)"; then
@@ -75,65 +76,75 @@ compose_start() {
     contains "$id" "${before[@]}" && continue
     name="$(docker inspect -f '{{.Name}}' "$id")"
     name="${name#/}"
-    STARTED_NOW+=("$(make_rec "$name" "${name}:${APP_PORT}" "$id" "$version")")
+    make_rec rec "$name" "${name}:${APP_PORT}" "$id" "$version"
+    records+=("$rec")
   done
-  [ "${#STARTED_NOW[@]}" -eq "$count" ] ||
-    fail "$EXIT_FAILED" "expected ${count} new ${SERVICE} container(s), found ${#STARTED_NOW[@]}"
+  [ "${#records[@]}" -eq "$count" ] ||
+    fail "$EXIT_FAILED" "expected ${count} new ${SERVICE} container(s), found ${#records[@]}"
+  set_list "$1" "${records[@]}"
 }
 
 compose_describe() {
-  parse_rec "$1"
-  printf 'container %s' "${R_HANDLE:0:12}"
+  local id
+  rec_fields "$2" _ _ id _
+  printf -v "$1" 'container %s' "${id:0:12}"
 }
 
 # Asks from inside the container, so the probe needs no published port.
 # shellcheck disable=SC2016 # JavaScript, not shell
 readonly READY_PROBE_JS='fetch("http://127.0.0.1:" + (process.env.PORT || 3001) + "/health/ready", { signal: AbortSignal.timeout(2000) }).then((r) => { console.log("HTTP " + r.status); process.exit(r.status === 200 ? 0 : 1); }, (e) => { console.log(e.message); process.exit(1); })'
 
-# 0: ready; 1: not yet (PROBE_DETAIL says what it answered); 2: the container stopped.
+# 0: ready; 1: not yet; 2: the container stopped. The detail says what it answered, or how it ended.
 compose_probe() {
-  parse_rec "$1"
-  if [ "$(docker inspect -f '{{.State.Running}}' "$R_HANDLE" 2>/dev/null)" != true ]; then
-    PROBE_DETAIL="exited (status $(docker inspect -f '{{.State.ExitCode}}' "$R_HANDLE" 2>/dev/null || echo '?'))"
+  local id status=0 detail
+  rec_fields "$2" _ _ id _
+  if [ "$(docker inspect -f '{{.State.Running}}' "$id" 2>/dev/null)" != true ]; then
+    printf -v "$1" 'exited (status %s)' "$(docker inspect -f '{{.State.ExitCode}}' "$id" 2>/dev/null || echo '?')"
     return 2
   fi
-  # shellcheck disable=SC2034 # read by deploy.sh
-  PROBE_DETAIL="$(docker exec "$R_HANDLE" node -e "$READY_PROBE_JS" 2>&1)" && return 0
-  return 1
+  detail="$(docker exec "$id" node -e "$READY_PROBE_JS" 2>&1)" || status=1
+  printf -v "$1" '%s' "$detail"
+  return "$status"
 }
 
 compose_log_tail() {
-  parse_rec "$1"
-  printf 'last lines of docker logs %s:\n' "$R_NAME"
-  docker logs --tail 5 "$R_HANDLE" 2>&1 | cut -c 1-400 || true
+  local name id
+  rec_fields "$1" name _ id _
+  printf 'last lines of docker logs %s:\n' "$name"
+  docker logs --tail 5 "$id" 2>&1 | cut -c 1-400 || true
 }
 
 # `docker stop` sends SIGTERM (through tini, `init: true`) and SIGKILLs after the timeout.
 compose_stop() {
-  local rec ids=() code
+  local rec name id ids=() code
   for rec in "$@"; do
-    parse_rec "$rec"
-    ids+=("$R_HANDLE")
+    rec_fields "$rec" _ _ id _
+    ids+=("$id")
   done
   docker stop -t "$STOP_TIMEOUT" "${ids[@]}" >/dev/null
   for rec in "$@"; do
-    parse_rec "$rec"
-    code="$(docker inspect -f '{{.State.ExitCode}}' "$R_HANDLE" 2>/dev/null || echo '?')"
+    rec_fields "$rec" name _ id _
+    code="$(docker inspect -f '{{.State.ExitCode}}' "$id" 2>/dev/null || echo '?')"
     if [ "$code" = 0 ]; then
-      log "stopped ${R_NAME}: exit status 0"
+      log "stopped ${name}: exit status 0"
     else
-      warn "stopped ${R_NAME}: exit status ${code}; its last lines:"
+      warn "stopped ${name}: exit status ${code}; its last lines:"
       compose_log_tail "$rec" | indent >&2
     fi
-    docker rm "$R_HANDLE" >/dev/null || warn "could not remove container ${R_NAME}"
+    docker rm "$id" >/dev/null || warn "could not remove container ${name}"
   done
 }
 
-# nginx runs as PID 1 of its container (the official image execs it).
 compose_nginx() { compose exec -T "$NGINX_SERVICE" nginx -e stderr "$@"; }
-compose_nginx_sh() { compose exec -T "$NGINX_SERVICE" sh -c "$1" sh "${@:2}"; }
-compose_nginx_master() { printf '1'; }
-compose_upstreams_file() { printf '%s' "$NGINX_UPSTREAMS"; }
+
+# nginx runs as PID 1 of its container (the official image execs it).
+compose_nginx_workers() {
+  local pids=()
+  mapfile -t pids < <(compose exec -T "$NGINX_SERVICE" sh -c "$WORKER_PIDS_SH" sh 1)
+  set_list "$1" "${pids[@]}"
+}
+
+compose_upstreams_file() { printf -v "$1" '%s' "$NGINX_UPSTREAMS"; }
 
 compose_finish() {
   log "note: set API_VERSION=${VERSION} in ${ENV_FILE}, or a later 'docker compose up' recreates the ${SERVICE} containers from another tag"

@@ -13,15 +13,39 @@
 #
 # Instances start in their own session (setsid) with a clean environment: the env file and the
 # variables below, never the environment of the shell that ran the deploy, so two deploys from
-# two shells start identical instances.
+# two shells start identical instances. They are children of the deploy's shell, which is how
+# local_probe learns the exit status of one that dies.
 #
-# Each local_<operation> is called as `driver <operation>` by deploy.sh, which sets the options.
+# Implements the operations of the driver contract (scripts/lib/README.md) as local_<operation>;
+# deploy.sh sources this file and sets the options.
 # shellcheck disable=SC2153,SC2154 # the option variables are defined in deploy.sh, which sources this
 
+# The names of the instances this run starts, api-<generation>-<n>: the generation is taken from
+# the state dir at the first start, n counts every instance started since.
 LOCAL_GENERATION=
 LOCAL_SEQ=0
 
-abs_path() { (cd "$(dirname "$1")" && printf '%s/%s' "$(pwd)" "$(basename "$1")"); }
+# Prints $1 distinct ports that were free a moment ago (all held open until each is chosen).
+readonly FREE_PORTS_JS='
+  const net = require("node:net");
+  const servers = Array.from({ length: Number(process.argv[1]) }, () => net.createServer());
+  Promise.all(servers.map((s) => new Promise((resolve) => s.listen(0, "127.0.0.1", resolve)))).then(() => {
+    console.log(servers.map((s) => s.address().port).join("\n"));
+    for (const s of servers) s.close();
+  });'
+
+# Whether pid $1 runs (a zombie, an exited child not yet reaped, does not).
+pid_alive() {
+  local state
+  state="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
+  [[ $state != Z* ]]
+}
+
+# The command prefix of every process this driver starts in a release (migrations, instances), into
+# the array named $1: a clean environment with the env file and DATA_DIR.
+release_env() {
+  set_list "$1" env -i PATH="$PATH" HOME="${HOME:-/}" ENV_FILE="$ENV_FILE" DATA_DIR="$STATE_DIR/data"
+}
 
 local_check() {
   command -v curl >/dev/null 2>&1 || usage_error "curl is needed to probe /health/ready"
@@ -36,7 +60,7 @@ local_check() {
   done
 
   [ -f "$ENV_FILE" ] || usage_error "env file not found: $ENV_FILE (--env-file)"
-  ENV_FILE="$(abs_path "$ENV_FILE")"
+  ENV_FILE="$(cd "$(dirname "$ENV_FILE")" && pwd)/$(basename "$ENV_FILE")"
   # Real variables win over the file in the app, and DATABASE_URL is not one this driver sets.
   grep -Eq '^[[:space:]]*DATABASE_URL=[^[:space:]]' "$ENV_FILE" ||
     usage_error "$ENV_FILE has no DATABASE_URL: the instances of a deploy run side by side, which the embedded database (one process at a time) cannot serve"
@@ -59,8 +83,8 @@ $output"
       *) NGINX_PID_FILE="$NGINX_PREFIX/$NGINX_PID_FILE" ;;
     esac
   fi
-  local master
-  master="$(local_nginx_master 2>/dev/null)" || true
+  local master=
+  { read -r master <"$NGINX_PID_FILE"; } 2>/dev/null || true
   if [ -z "$master" ] || ! kill -0 "$master" 2>/dev/null; then
     usage_error "nginx is not running (no live master process in $NGINX_PID_FILE): start it with the same -p/-c first"
   fi
@@ -69,66 +93,45 @@ $output"
   STATE_DIR="$(cd "$STATE_DIR" && pwd)"
 }
 
-# Whether pid $1 runs (a zombie, an exited child not yet reaped, does not).
-pid_alive() {
-  local state
-  state="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
-  [[ $state != Z* ]]
-}
-
 local_list() {
-  CURRENT=()
-  local file="$STATE_DIR/instances" name addr pid version
-  [ -f "$file" ] || return 0
-  while IFS=$'\t' read -r name addr pid version; do
-    [ -n "$name" ] || continue
-    if pid_alive "$pid" && grep -q 'dist/server.js' "/proc/$pid/cmdline" 2>/dev/null; then
-      CURRENT+=("$(make_rec "$name" "$addr" "$pid" "$version")")
-    else
-      warn "${name} (pid ${pid}) is recorded but not running: leaving it out"
-    fi
-  done <"$file"
+  local file="$STATE_DIR/instances" name addr pid version rec records=()
+  if [ -f "$file" ]; then
+    while IFS=$'\t' read -r name addr pid version; do
+      [ -n "$name" ] || continue
+      if pid_alive "$pid" && grep -q 'dist/server.js' "/proc/$pid/cmdline" 2>/dev/null; then
+        make_rec rec "$name" "$addr" "$pid" "$version"
+        records+=("$rec")
+      else
+        warn "${name} (pid ${pid}) is recorded but not running: leaving it out"
+      fi
+    done <"$file"
+  fi
+  set_list "$1" "${records[@]}"
 }
 
 local_save() {
   local file="$STATE_DIR/instances" rec
   {
-    for rec in "${RUNNING[@]}"; do printf '%s\n' "$rec"; done
+    for rec in "$@"; do printf '%s\n' "$rec"; done
   } >"$file.tmp"
   mv -f "$file.tmp" "$file"
 }
 
-# The environment of every process this driver starts in a release (migrations, instances).
-clean_env() {
-  CLEAN_ENV=(env -i PATH="$PATH" HOME="${HOME:-/}" ENV_FILE="$ENV_FILE" DATA_DIR="$STATE_DIR/data")
-}
-
 local_migrate() {
-  clean_env
-  (cd "$1" && exec "${CLEAN_ENV[@]}" "$NODE_BIN" dist/db/cli/migrate.js)
-}
-
-# Prints $1 distinct ports that were free a moment ago (all held open until each is chosen).
-free_ports() {
-  "$NODE_BIN" -e '
-    const net = require("node:net");
-    const servers = Array.from({ length: Number(process.argv[1]) }, () => net.createServer());
-    Promise.all(servers.map((s) => new Promise((resolve) => s.listen(0, "127.0.0.1", resolve)))).then(() => {
-      console.log(servers.map((s) => s.address().port).join("\n"));
-      for (const s of servers) s.close();
-    });' "$1"
+  local env_prefix=()
+  release_env env_prefix
+  (cd "$1" && exec "${env_prefix[@]}" "$NODE_BIN" dist/db/cli/migrate.js)
 }
 
 local_start() {
-  local version="$1" count="$2" k name port pid ports=()
-  STARTED_NOW=()
-  mapfile -t ports < <(free_ports "$count")
+  local version="$2" count="$3" k name port pid rec ports=() records=() env_prefix=()
+  mapfile -t ports < <("$NODE_BIN" -e "$FREE_PORTS_JS" "$count")
   [ "${#ports[@]}" -eq "$count" ] || fail "$EXIT_FAILED" "could not find ${count} free port(s)"
   if [ -z "$LOCAL_GENERATION" ]; then
     LOCAL_GENERATION=$(($(cat "$STATE_DIR/generation" 2>/dev/null || echo 0) + 1))
     echo "$LOCAL_GENERATION" >"$STATE_DIR/generation"
   fi
-  clean_env
+  release_env env_prefix
   local launcher=(setsid)
   command -v setsid >/dev/null 2>&1 || launcher=(nohup)
   for ((k = 0; k < count; k++)); do
@@ -144,75 +147,88 @@ local_start() {
       done
       cd "$version" || exit 1
       # exec all the way down, so $! below is the server's own pid.
-      exec "${launcher[@]}" "${CLEAN_ENV[@]}" PORT="$port" HOST=127.0.0.1 INSTANCE_ID="$name" \
+      exec "${launcher[@]}" "${env_prefix[@]}" PORT="$port" HOST=127.0.0.1 INSTANCE_ID="$name" \
         "$NODE_BIN" dist/server.js
     ) </dev/null >>"$STATE_DIR/logs/$name.log" 2>&1 &
     pid=$!
-    STARTED_NOW+=("$(make_rec "$name" "127.0.0.1:$port" "$pid" "$version")")
+    make_rec rec "$name" "127.0.0.1:$port" "$pid" "$version"
+    records+=("$rec")
   done
+  set_list "$1" "${records[@]}"
 }
 
 local_describe() {
-  parse_rec "$1"
-  printf 'pid %s' "$R_HANDLE"
+  local pid
+  rec_fields "$2" _ _ pid _
+  printf -v "$1" 'pid %s' "$pid"
 }
 
-# 0: ready; 1: not yet (PROBE_DETAIL says what it answered); 2: the process is gone.
+# 0: ready; 1: not yet; 2: the process is gone. The detail says what it answered, or how it ended.
 local_probe() {
-  parse_rec "$1"
-  if ! pid_alive "$R_HANDLE"; then
-    local status=0
-    wait "$R_HANDLE" 2>/dev/null || status=$?
-    PROBE_DETAIL="exited (status ${status})"
+  local addr pid status=0 code
+  rec_fields "$2" _ addr pid _
+  if ! pid_alive "$pid"; then
+    wait "$pid" 2>/dev/null || status=$?
+    printf -v "$1" 'exited (status %s)' "$status"
     return 2
   fi
-  local code
-  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://${R_ADDR}/health/ready" || true)"
-  [ "$code" = 200 ] && return 0
-  # shellcheck disable=SC2034 # read by deploy.sh
-  if [ "$code" = 000 ] || [ -z "$code" ]; then PROBE_DETAIL="no answer"; else PROBE_DETAIL="HTTP ${code}"; fi
-  return 1
+  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://${addr}/health/ready" || true)"
+  if [ "$code" = 000 ] || [ -z "$code" ]; then
+    printf -v "$1" 'no answer'
+    return 1
+  fi
+  printf -v "$1" 'HTTP %s' "$code"
+  [ "$code" = 200 ]
 }
 
 local_log_tail() {
-  parse_rec "$1"
-  printf 'last lines of %s:\n' "$STATE_DIR/logs/${R_NAME}.log"
-  local lines
-  lines="$(tail -n 5 "$STATE_DIR/logs/${R_NAME}.log" 2>/dev/null | cut -c 1-400)" || true
+  local name lines
+  rec_fields "$1" name _ _ _
+  printf 'last lines of %s:\n' "$STATE_DIR/logs/${name}.log"
+  lines="$(tail -n 5 "$STATE_DIR/logs/${name}.log" 2>/dev/null | cut -c 1-400)" || true
   printf '%s\n' "${lines:-(nothing)}"
 }
 
 local_stop() {
-  local rec deadline gone=()
+  local rec name pid deadline gone=()
   for rec in "$@"; do
-    parse_rec "$rec"
-    if pid_alive "$R_HANDLE"; then kill -TERM "$R_HANDLE" 2>/dev/null || true; else gone+=("$rec"); fi
+    rec_fields "$rec" name _ pid _
+    if pid_alive "$pid"; then kill -TERM "$pid" 2>/dev/null || true; else gone+=("$rec"); fi
   done
   deadline=$((SECONDS + STOP_TIMEOUT))
   for rec in "$@"; do
-    parse_rec "$rec"
+    rec_fields "$rec" name _ pid _
     if contains "$rec" "${gone[@]}"; then
-      wait "$R_HANDLE" 2>/dev/null || true
-      log "${R_NAME} had already exited"
+      wait "$pid" 2>/dev/null || true
+      log "${name} had already exited"
       continue
     fi
-    while pid_alive "$R_HANDLE" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
-    if pid_alive "$R_HANDLE"; then
-      warn "${R_NAME} (pid ${R_HANDLE}) still runs ${STOP_TIMEOUT}s after SIGTERM: SIGKILL"
-      kill -KILL "$R_HANDLE" 2>/dev/null || true
-      while pid_alive "$R_HANDLE"; do sleep 0.1; done
+    while pid_alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+    if pid_alive "$pid"; then
+      warn "${name} (pid ${pid}) still runs ${STOP_TIMEOUT}s after SIGTERM: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      while pid_alive "$pid"; do sleep 0.1; done
     fi
     # The exit status is known only for instances this run started; the log says the rest.
-    wait "$R_HANDLE" 2>/dev/null || true
-    if tail -n 5 "$STATE_DIR/logs/${R_NAME}.log" 2>/dev/null | grep -q '"msg":"shutdown complete"'; then
-      log "stopped ${R_NAME}: drained, shutdown complete"
+    wait "$pid" 2>/dev/null || true
+    if tail -n 5 "$STATE_DIR/logs/${name}.log" 2>/dev/null | grep -q '"msg":"shutdown complete"'; then
+      log "stopped ${name}: drained, shutdown complete"
     else
-      warn "stopped ${R_NAME}, without 'shutdown complete' in its log (${STATE_DIR}/logs/${R_NAME}.log)"
+      warn "stopped ${name}, without 'shutdown complete' in its log (${STATE_DIR}/logs/${name}.log)"
     fi
   done
 }
 
 local_nginx() { "$NGINX_BIN" -p "$NGINX_PREFIX" -c "$NGINX_CONF" -e stderr "$@"; }
-local_nginx_sh() { sh -c "$1" sh "${@:2}"; }
-local_nginx_master() { tr -d '[:space:]' <"$NGINX_PID_FILE"; }
-local_upstreams_file() { printf '%s' "$NGINX_UPSTREAMS"; }
+
+local_nginx_workers() {
+  local master='' pids=()
+  { read -r master <"$NGINX_PID_FILE"; } 2>/dev/null || true
+  if [ -n "$master" ]; then mapfile -t pids < <(sh -c "$WORKER_PIDS_SH" sh "$master"); fi
+  set_list "$1" "${pids[@]}"
+}
+
+local_upstreams_file() { printf -v "$1" '%s' "$NGINX_UPSTREAMS"; }
+
+# Nothing to add: the state dir records what runs, for the next deploy.
+local_finish() { :; }

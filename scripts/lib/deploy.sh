@@ -1,18 +1,26 @@
 # shellcheck shell=bash source-path=SCRIPTDIR
 # The orchestration shared by scripts/deploy-rolling.sh and scripts/deploy-blue-green.sh: they
-# only name a strategy and call deploy_main. A driver (deploy-driver-local.sh or
-# deploy-driver-compose.sh, next to this file) supplies the few operations that differ between
-# plain processes and Docker Compose containers; nothing here knows which one runs.
+# only name a strategy and call deploy_main. A driver, chosen by --driver, supplies the operations
+# that differ between plain processes and Docker Compose containers; nothing here knows which one
+# runs. What a driver defines, takes and returns is the table in scripts/lib/README.md; a driver
+# that lacks one of its operations is refused before anything runs.
 #
 # The contract every step keeps: an instance joins nginx's upstream list only once it answers
 # /health/ready with 200, and leaves it (rewrite + `nginx -s reload` + wait until nginx's old
 # workers have finished their requests) before it is sent SIGTERM. Open-source nginx has no active
 # health checks, so this ordering, not nginx, is what keeps requests away from a draining replica.
 #
-# An instance is one line of four tab-separated fields: name, address (host:port, what nginx
-# proxies to), handle (local: the pid; compose: the container id) and version.
+# An instance is a record: one line of four tab-separated fields, name, address (host:port, what
+# nginx proxies to), handle (local: the pid; compose: the container id) and version.
 #
-# Needs bash >= 4.4 (empty arrays under `set -u`, mapfile).
+# Results: a function that hands back a value (a record, a list, a reason) assigns it to the
+# variable whose name its caller passes first (printf -v, or set_list for a list); its exit status
+# says how it went. Not stdout and $(...): that would run it in a subshell, where the instances it
+# starts are not this shell's children (no exit status to wait for), what it remembers is lost and
+# `fail` ends only the subshell. What a function prints is for the operator: the log on stdout,
+# diagnostics on stderr.
+#
+# Needs bash >= 4.4 (empty arrays under `set -u`, mapfile, namerefs).
 
 DEPLOY_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -21,6 +29,12 @@ readonly EXIT_FAILED=1          # the deploy failed and was rolled back: the pre
 readonly EXIT_USAGE=2           # bad arguments or a failed pre-flight check: nothing was changed
 readonly EXIT_NEEDS_ATTENTION=3 # the deploy failed and the previous state could not be restored
 
+# The drivers: --driver <name> loads deploy-driver-<name>.sh from this directory.
+readonly DRIVERS=(local compose)
+# What every driver defines as <driver>_<operation>: the rows of the table in scripts/lib/README.md.
+readonly DRIVER_OPERATIONS=(check list save migrate start describe probe log_tail stop nginx
+  nginx_workers upstreams_file finish)
+
 # Passive health check on every upstream line: after max_fails errors within fail_timeout nginx
 # skips the replica for fail_timeout (the same parameters as the shipped nginx/upstreams/api.conf).
 readonly UPSTREAM_PARAMS='max_fails=3 fail_timeout=10s'
@@ -28,29 +42,42 @@ readonly UPSTREAM_PARAMS='max_fails=3 fail_timeout=10s'
 # How long nginx may take to start new workers after a reload before the deploy gives up on it.
 readonly RELOAD_CONFIRM_TIMEOUT=15
 
-# Prints the pids of the children of the process whose pid is $1 (nginx's workers, when $1 is its
-# master). POSIX sh over /proc, so it runs the same on this host and inside the nginx container.
-# shellcheck disable=SC2016 # expanded by the sh that runs it
+# For the drivers' nginx_workers: prints the pids of the children of the process whose pid is $1
+# (nginx's workers, when $1 is its master). POSIX sh over /proc, so it runs the same on this host
+# and inside the nginx container.
+# shellcheck disable=SC2016,SC2034 # expanded by the sh that runs it; used by the drivers
 readonly WORKER_PIDS_SH='for stat in /proc/[0-9]*/stat; do
   read -r pid _ _ ppid _ 2>/dev/null <"$stat" || continue
   if [ "$ppid" = "$1" ]; then echo "$pid"; fi
 done'
 
-# shellcheck source=deploy-driver-local.sh
-source "${DEPLOY_LIB_DIR}/deploy-driver-local.sh"
-# shellcheck source=deploy-driver-compose.sh
-source "${DEPLOY_LIB_DIR}/deploy-driver-compose.sh"
-
-# Runs operation $1 of the chosen driver: `driver start v1 2` calls local_start or compose_start.
+# Runs operation $1 of the chosen driver: `driver start started_out v1 2` calls local_start or
+# compose_start with the rest of the arguments.
 driver() {
   local operation="$1"
   shift
   "${DRIVER}_${operation}" "$@"
 }
 
+# Sources the chosen driver and checks that it defines every operation of the contract.
+load_driver() {
+  local file="${DEPLOY_LIB_DIR}/deploy-driver-${DRIVER}.sh" operation missing=''
+  [ -f "$file" ] || fail "$EXIT_USAGE" "the ${DRIVER} driver is missing: no ${file}"
+  # shellcheck source=/dev/null # one of the deploy-driver-*.sh files, named by --driver
+  source "$file"
+  for operation in "${DRIVER_OPERATIONS[@]}"; do
+    declare -F "${DRIVER}_${operation}" >/dev/null || missing+="${missing:+, }${DRIVER}_${operation}"
+  done
+  [ -z "$missing" ] ||
+    fail "$EXIT_USAGE" "the ${DRIVER} driver (${file}) does not define ${missing}: a driver defines every operation listed in ${DEPLOY_LIB_DIR}/README.md"
+}
+
 # --- options (defaults) ---------------------------------------------------------------------------
+# What every function may read: set by deploy_main and parse_args, completed by `driver check`,
+# read-only from the moment the running instances are known.
 STRATEGY=
-DRIVER=compose
+DEPLOY_NAME= # deploy-<strategy>: the name the log and the usage text go by
+DRIVER=
 VERSION=
 REPLICAS=
 READY_TIMEOUT=60
@@ -74,16 +101,13 @@ NGINX_SERVICE=nginx
 APP_PORT=3001
 
 # --- state of this run ----------------------------------------------------------------------------
+# Kept here, in this shell, and passed to the driver as arguments where it needs them.
 CURRENT=()      # instances running when the deploy began (the "blue" set)
 SERVING=()      # instances in nginx's upstream list, as last reloaded
-RUNNING=()      # every instance running now: what the local driver records in its state dir
-STARTED_NOW=()  # set by driver start: the instances it just started
+RUNNING=()      # every instance running now: what `driver save` records
 REPLACED_OLD=() # rolling: pairs (old, new) already swapped, for the rollback
 REPLACED_NEW=()
-READY_FAILURE=
-PROBE_DETAIL=
 DEPLOY_DONE=0
-R_NAME='' R_ADDR='' R_HANDLE='' R_VERSION=''
 
 # --- output ---------------------------------------------------------------------------------------
 log() { printf '%s [%s] %s\n' "$(date -u +%H:%M:%S)" "${DEPLOY_NAME:-deploy}" "$*"; }
@@ -130,9 +154,10 @@ Migrations run once, before any new instance starts (they must suit both version
                     package.json), e.g. . for this checkout after 'pnpm build'
 
 Options:
-  --driver compose|local   compose (default): the api service of the compose file, through
-                           'docker compose'. local: plain 'node dist/server.js' processes on
-                           127.0.0.1, on free ports, tracked in the state directory (Linux).
+  --driver compose|local   required. compose (production): the api service of the compose
+                           file, through 'docker compose'. local: plain 'node dist/server.js'
+                           processes on 127.0.0.1, on free ports, tracked in the state
+                           directory (Linux).
   --replicas N             instances to end with (default: as many as run now, or 3)
   --env-file FILE          the app's environment (default: .env.prod). compose: passed to
                            'docker compose --env-file' (the containers read the compose file's
@@ -232,31 +257,36 @@ parse_args() {
   done
   [ "${#positional[@]}" -eq 1 ] || usage_error "expected exactly one <version>, got ${#positional[@]}"
   VERSION="${positional[0]}"
-  case "$DRIVER" in
-    local | compose) ;;
-    *) usage_error "--driver must be local or compose, got '$DRIVER'" ;;
-  esac
+  local drivers
+  printf -v drivers '%s or ' "${DRIVERS[@]}"
+  drivers="${drivers% or }"
+  [ -n "$DRIVER" ] || usage_error "--driver is required: ${drivers}"
+  contains "$DRIVER" "${DRIVERS[@]}" || usage_error "--driver must be ${drivers}, got '$DRIVER'"
   if [ -n "$REPLICAS" ] && [ "$REPLICAS" -lt 1 ]; then usage_error "--replicas must be at least 1"; fi
   [ "$READY_TIMEOUT" -ge 1 ] || usage_error "--ready-timeout must be at least 1"
 }
 
-# --- instance records -----------------------------------------------------------------------------
-make_rec() { printf '%s\t%s\t%s\t%s' "$1" "$2" "$3" "$4"; }
-# Splits a record into R_NAME, R_ADDR, R_HANDLE, R_VERSION.
-parse_rec() { IFS=$'\t' read -r R_NAME R_ADDR R_HANDLE R_VERSION <<<"$1"; }
-rec_name() {
-  parse_rec "$1"
-  printf '%s' "$R_NAME"
+# --- values: records and lists --------------------------------------------------------------------
+# Assigns the arguments after $1 to the array named $1: how a function hands back a list.
+set_list() {
+  local -n list_ref="$1"
+  # shellcheck disable=SC2034 # a nameref: this assigns the caller's array
+  list_ref=("${@:2}")
 }
-# "name (addr)" for each record, comma-separated.
+# make_rec <out> <name> <address> <handle> <version>: the record, into the variable named <out>.
+make_rec() { printf -v "$1" '%s\t%s\t%s\t%s' "$2" "$3" "$4" "$5"; }
+# rec_fields <record> <name> <address> <handle> <version>: the fields, into the variables so named
+# (`_` for a field the caller does not need).
+rec_fields() { IFS=$'\t' read -r "${@:2:4}" <<<"$1"; }
+# "name (address)" for each record after $1, comma-separated ("none" for none), into the variable
+# named $1: what the log says of a set of instances.
 describe() {
-  local rec out=()
-  for rec in "$@"; do
-    parse_rec "$rec"
-    out+=("$R_NAME ($R_ADDR)")
+  local text='' rec name addr
+  for rec in "${@:2}"; do
+    rec_fields "$rec" name addr _ _
+    text+="${text:+, }${name} (${addr})"
   done
-  local IFS=,
-  printf '%s' "${out[*]:-none}" | sed 's/,/, /g'
+  printf -v "$1" '%s' "${text:-none}"
 }
 contains() {
   local needle="$1" item
@@ -264,18 +294,16 @@ contains() {
   for item in "$@"; do [ "$item" = "$needle" ] && return 0; done
   return 1
 }
-# Prints the records of $2.. that are not $1, one per line.
+# The records after $2 that are not $2, into the array named $1.
 without() {
-  local drop="$1" rec
-  shift
-  for rec in "$@"; do [ "$rec" = "$drop" ] || printf '%s\n' "$rec"; done
+  local drop="$2" rec kept=()
+  for rec in "${@:3}"; do [ "$rec" = "$drop" ] || kept+=("$rec"); done
+  set_list "$1" "${kept[@]}"
 }
 
 # --- nginx ----------------------------------------------------------------------------------------
-nginx_worker_pids() { driver nginx_sh "$WORKER_PIDS_SH" "$(driver nginx_master)"; }
-
 write_upstreams() {
-  local file="$1" rec tmp
+  local file="$1" rec name addr tmp
   shift
   tmp="$(dirname "$file")/.$(basename "$file").tmp"
   {
@@ -283,8 +311,8 @@ write_upstreams() {
     printf '# Passive health checks: after max_fails failures within fail_timeout, a replica is\n'
     printf '# skipped for fail_timeout. Rewritten by every deploy: edit the scripts, not this file.\n'
     for rec in "$@"; do
-      parse_rec "$rec"
-      printf 'server %s %s; # %s\n' "$R_ADDR" "$UPSTREAM_PARAMS" "$R_NAME"
+      rec_fields "$rec" name addr _ _
+      printf 'server %s %s; # %s\n' "$addr" "$UPSTREAM_PARAMS" "$name"
     done
   } >"$tmp"
   # A rename, so nginx never reads half a file (and a bind-mounted directory sees the new file).
@@ -297,8 +325,9 @@ write_upstreams() {
 switch_upstreams() {
   local why="$1"
   shift
-  local file backup output
-  file="$(driver upstreams_file)"
+  local file_out file backup output workers_out=() old_workers=() upstream
+  driver upstreams_file file_out
+  file="$file_out"
   backup="$(mktemp)"
   cp "$file" "$backup" 2>/dev/null || : >"$backup"
   write_upstreams "$file" "$@"
@@ -308,12 +337,12 @@ switch_upstreams() {
     printf '%s\n' "$output" | indent >&2
     fail "$EXIT_FAILED" "nginx rejected the new upstream list ($file); restored the previous one"
   fi
-  local old_workers=()
-  mapfile -t old_workers < <(nginx_worker_pids)
+  driver nginx_workers workers_out
+  old_workers=("${workers_out[@]}")
   if [ "${#old_workers[@]}" -eq 0 ]; then
     cp "$backup" "$file"
     rm -f "$backup"
-    fail "$EXIT_FAILED" "cannot see nginx's worker processes (master pid $(driver nginx_master)); restored the upstream list"
+    fail "$EXIT_FAILED" "cannot see nginx's worker processes (${DRIVER} driver); restored the upstream list"
   fi
   if ! output="$(driver nginx -s reload 2>&1)"; then
     cp "$backup" "$file"
@@ -322,14 +351,15 @@ switch_upstreams() {
     fail "$EXIT_NEEDS_ATTENTION" "nginx -s reload failed; restored the upstream list, reload nginx by hand"
   fi
   rm -f "$backup"
-  log "nginx reloaded (${why}): upstream = $(describe "$@")"
+  describe upstream "$@"
+  log "nginx reloaded (${why}): upstream = ${upstream}"
 
-  local start=$SECONDS pid now=() fresh remaining
+  local start=$SECONDS pid fresh remaining
   while :; do
-    mapfile -t now < <(nginx_worker_pids)
+    driver nginx_workers workers_out
     fresh=0
     remaining=0
-    for pid in "${now[@]}"; do
+    for pid in "${workers_out[@]}"; do
       if contains "$pid" "${old_workers[@]}"; then
         remaining=$((remaining + 1))
       else
@@ -354,43 +384,54 @@ switch_upstreams() {
 }
 
 # --- instances ------------------------------------------------------------------------------------
+# start_instances <out> <version> <count>: starts the instances, records them as running, and
+# hands back their records in the array named <out>.
 start_instances() {
-  local version="$1" count="$2" rec
-  driver start "$version" "$count"
-  for rec in "${STARTED_NOW[@]}"; do
+  local version="$2" count="$3" started_out=() handle_out rec name addr rec_version
+  driver start started_out "$version" "$count"
+  for rec in "${started_out[@]}"; do
     RUNNING+=("$rec")
-    parse_rec "$rec"
-    log "started ${R_NAME} at ${R_ADDR} ($(driver describe "$rec"), version ${R_VERSION})"
+    rec_fields "$rec" name addr _ rec_version
+    driver describe handle_out "$rec"
+    log "started ${name} at ${addr} (${handle_out}, version ${rec_version})"
   done
-  driver save
+  driver save "${RUNNING[@]}"
+  set_list "$1" "${started_out[@]}"
 }
 
-# Waits until every given instance answers /health/ready with 200. Fails (READY_FAILURE says why)
-# as soon as one exits, or when the timeout passes.
+# wait_ready <out> <record>...: waits until every given instance answers /health/ready with 200.
+# Returns 1, with the reason in the variable named <out>, as soon as one exits, or when the timeout
+# passes.
 wait_ready() {
-  local deadline=$((SECONDS + READY_TIMEOUT)) pending=("$@") still rec status
-  log "waiting for /health/ready on $(describe "$@") (up to ${READY_TIMEOUT}s)"
+  local deadline=$((SECONDS + READY_TIMEOUT)) pending=("${@:2}") still rec status detail_out
+  local first_detail waiting name
+  describe waiting "${@:2}"
+  log "waiting for /health/ready on ${waiting} (up to ${READY_TIMEOUT}s)"
   while [ "${#pending[@]}" -gt 0 ]; do
     still=()
     for rec in "${pending[@]}"; do
       status=0
-      driver probe "$rec" || status=$?
-      parse_rec "$rec"
+      detail_out=
+      driver probe detail_out "$rec" || status=$?
+      rec_fields "$rec" name _ _ _
       case "$status" in
-        0) log "ready: ${R_NAME}" ;;
+        0) log "ready: ${name}" ;;
         2)
-          READY_FAILURE="${R_NAME} ${PROBE_DETAIL} before it was ready"
+          printf -v "$1" '%s' "${name} ${detail_out} before it was ready"
           driver log_tail "$rec" | indent >&2
           return 1
           ;;
-        *) still+=("$rec") ;;
+        *)
+          [ "${#still[@]}" -gt 0 ] || first_detail="$detail_out"
+          still+=("$rec")
+          ;;
       esac
     done
     pending=("${still[@]}")
     [ "${#pending[@]}" -eq 0 ] && break
     if [ "$SECONDS" -ge "$deadline" ]; then
-      parse_rec "${pending[0]}"
-      READY_FAILURE="${R_NAME} was not ready within ${READY_TIMEOUT}s (last probe: ${PROBE_DETAIL})"
+      rec_fields "${pending[0]}" name _ _ _
+      printf -v "$1" '%s' "${name} was not ready within ${READY_TIMEOUT}s (last probe: ${first_detail})"
       driver log_tail "${pending[0]}" | indent >&2
       return 1
     fi
@@ -402,51 +443,55 @@ wait_ready() {
 # are not in nginx's upstream list (or never were).
 stop_instances() {
   [ "$#" -gt 0 ] || return 0
-  local rec keep=()
-  log "stopping $(describe "$@") (SIGTERM, SIGKILL after ${STOP_TIMEOUT}s)"
+  local rec keep=() stopping
+  describe stopping "$@"
+  log "stopping ${stopping} (SIGTERM, SIGKILL after ${STOP_TIMEOUT}s)"
   driver stop "$@"
   for rec in "${RUNNING[@]}"; do contains "$rec" "$@" || keep+=("$rec"); done
   RUNNING=("${keep[@]}")
-  driver save
+  driver save "${RUNNING[@]}"
 }
 
 # --- strategies -----------------------------------------------------------------------------------
 strategy_blue_green() {
-  local blue=("${CURRENT[@]}") green
-  log "blue-green: starting the green set, ${REPLICAS} instance(s) of ${VERSION}; blue serves: $(describe "${blue[@]}")"
-  start_instances "$VERSION" "$REPLICAS"
-  green=("${STARTED_NOW[@]}")
-  if ! wait_ready "${green[@]}"; then
-    log "rolling back: ${READY_FAILURE}"
+  local blue=("${CURRENT[@]}") green=() failure serving
+  describe serving "${blue[@]}"
+  log "blue-green: starting the green set, ${REPLICAS} instance(s) of ${VERSION}; blue serves: ${serving}"
+  start_instances green "$VERSION" "$REPLICAS"
+  if ! wait_ready failure "${green[@]}"; then
+    log "rolling back: ${failure}"
     stop_instances "${green[@]}"
-    fail "$EXIT_FAILED" "the green set never became ready (${READY_FAILURE}); it was stopped and nginx was not touched: blue keeps serving"
+    fail "$EXIT_FAILED" "the green set never became ready (${failure}); it was stopped and nginx was not touched: blue keeps serving"
   fi
   switch_upstreams "green in, blue out" "${green[@]}"
   stop_instances "${blue[@]}"
 }
 
 strategy_rolling() {
-  local olds=("${CURRENT[@]}") steps i old new next=()
+  local olds=("${CURRENT[@]}") steps i old new started=() next=() failure serving joining leaving
   steps="${#olds[@]}"
   [ "$REPLICAS" -gt "$steps" ] && steps="$REPLICAS"
-  log "rolling: ${steps} step(s) to ${REPLICAS} instance(s) of ${VERSION}; serving: $(describe "${SERVING[@]}")"
+  describe serving "${SERVING[@]}"
+  log "rolling: ${steps} step(s) to ${REPLICAS} instance(s) of ${VERSION}; serving: ${serving}"
   for ((i = 0; i < steps; i++)); do
     old=
     new=
     [ "$i" -lt "${#olds[@]}" ] && old="${olds[$i]}"
     if [ "$i" -lt "$REPLICAS" ]; then
       log "step $((i + 1))/${steps}: starting one instance of ${VERSION}"
-      start_instances "$VERSION" 1
-      new="${STARTED_NOW[0]}"
-      if ! wait_ready "$new"; then
-        log "rolling back: ${READY_FAILURE}"
+      start_instances started "$VERSION" 1
+      new="${started[0]}"
+      if ! wait_ready failure "$new"; then
+        log "rolling back: ${failure}"
         stop_instances "$new"
-        rollback_rolling
+        rollback_rolling "$failure"
       fi
     fi
-    mapfile -t next < <(without "$old" "${SERVING[@]}")
+    without next "$old" "${SERVING[@]}"
     [ -n "$new" ] && next+=("$new")
-    switch_upstreams "step $((i + 1))/${steps}: in $(describe ${new:+"$new"}), out $(describe ${old:+"$old"})" "${next[@]}"
+    describe joining ${new:+"$new"}
+    describe leaving ${old:+"$old"}
+    switch_upstreams "step $((i + 1))/${steps}: in ${joining}, out ${leaving}" "${next[@]}"
     if [ -n "$old" ]; then stop_instances "$old"; fi
     if [ -n "$old" ] && [ -n "$new" ]; then
       REPLACED_OLD+=("$old")
@@ -455,11 +500,12 @@ strategy_rolling() {
   done
 }
 
-# Undoes the steps already taken, newest first, the same way they were made: an instance of the
-# version it replaced starts, becomes ready, swaps in for the new one, which is then stopped.
-# New instances that replaced nothing (scaling up) just leave.
+# rollback_rolling <reason>: undoes the steps already taken, newest first, the same way they were
+# made: an instance of the version it replaced starts, becomes ready, swaps in for the new one,
+# which is then stopped. New instances that replaced nothing (scaling up) just leave. Ends the run.
 rollback_rolling() {
-  local reason="$READY_FAILURE" j restored added=() rec next=()
+  local reason="$1" j restored=() added=() rec next=() failure serving joining leaving
+  local version
   for rec in "${SERVING[@]}"; do
     if ! contains "$rec" "${CURRENT[@]}" && ! contains "$rec" "${REPLACED_NEW[@]}"; then added+=("$rec"); fi
   done
@@ -468,25 +514,29 @@ rollback_rolling() {
   fi
   log "rolling back ${#REPLACED_NEW[@]} replaced instance(s) to their previous version, one at a time"
   for ((j = ${#REPLACED_NEW[@]} - 1; j >= 0; j--)); do
-    parse_rec "${REPLACED_OLD[$j]}"
-    start_instances "$R_VERSION" 1
-    restored="${STARTED_NOW[0]}"
-    if ! wait_ready "$restored"; then
-      stop_instances "$restored"
-      fail "$EXIT_NEEDS_ATTENTION" "${reason}; then the rollback failed too (${READY_FAILURE}): serving $(describe "${SERVING[@]}")"
+    rec_fields "${REPLACED_OLD[$j]}" _ _ _ version
+    start_instances restored "$version" 1
+    if ! wait_ready failure "${restored[0]}"; then
+      stop_instances "${restored[0]}"
+      describe serving "${SERVING[@]}"
+      fail "$EXIT_NEEDS_ATTENTION" "${reason}; then the rollback failed too (${failure}): serving ${serving}"
     fi
-    mapfile -t next < <(without "${REPLACED_NEW[$j]}" "${SERVING[@]}")
-    next+=("$restored")
-    switch_upstreams "rollback: in $(describe "$restored"), out $(describe "${REPLACED_NEW[$j]}")" "${next[@]}"
+    without next "${REPLACED_NEW[$j]}" "${SERVING[@]}"
+    next+=("${restored[0]}")
+    describe joining "${restored[0]}"
+    describe leaving "${REPLACED_NEW[$j]}"
+    switch_upstreams "rollback: in ${joining}, out ${leaving}" "${next[@]}"
     stop_instances "${REPLACED_NEW[$j]}"
   done
   if [ "${#added[@]}" -gt 0 ]; then
     next=()
     for rec in "${SERVING[@]}"; do contains "$rec" "${added[@]}" || next+=("$rec"); done
-    switch_upstreams "rollback: out $(describe "${added[@]}")" "${next[@]}"
+    describe leaving "${added[@]}"
+    switch_upstreams "rollback: out ${leaving}" "${next[@]}"
     stop_instances "${added[@]}"
   fi
-  fail "$EXIT_FAILED" "${reason}; rolled back: serving $(describe "${SERVING[@]}")"
+  describe serving "${SERVING[@]}"
+  fail "$EXIT_FAILED" "${reason}; rolled back: serving ${serving}"
 }
 
 # --- the run --------------------------------------------------------------------------------------
@@ -504,12 +554,13 @@ acquire_lock() {
 # running outside the upstream list (a new instance not yet switched in, an old one switched out
 # but not yet stopped) is stopped, and the state is saved.
 on_exit() {
-  local status=$? rec leftovers=()
+  local status=$? rec leftovers=() stopping
   [ "$DEPLOY_DONE" -eq 1 ] && return
   trap - EXIT INT TERM
   for rec in "${RUNNING[@]}"; do contains "$rec" "${SERVING[@]}" || leftovers+=("$rec"); done
   if [ "${#leftovers[@]}" -gt 0 ]; then
-    log "cleaning up: stopping $(describe "${leftovers[@]}"), not in nginx's upstream list"
+    describe stopping "${leftovers[@]}"
+    log "cleaning up: stopping ${stopping}, not in nginx's upstream list"
     stop_instances "${leftovers[@]}" || warn "could not stop every leftover instance"
   fi
   exit "$status"
@@ -520,16 +571,24 @@ deploy_main() {
   shift
   DEPLOY_NAME="deploy-${STRATEGY}"
   parse_args "$@"
+  load_driver
   driver check
   acquire_lock
   log "pre-flight checks passed (${DRIVER} driver, version ${VERSION})"
 
-  driver list
+  local current_out=() running
+  driver list current_out
+  CURRENT=("${current_out[@]}")
   SERVING=("${CURRENT[@]}")
   RUNNING=("${CURRENT[@]}")
   [ -n "$REPLICAS" ] || REPLICAS="${#CURRENT[@]}"
   [ "$REPLICAS" -gt 0 ] || REPLICAS=3
-  log "running now: $(describe "${CURRENT[@]}"); target: ${REPLICAS} instance(s)"
+  # shellcheck disable=SC2034 # most are read only by the driver, which is sourced at run time
+  readonly STRATEGY DEPLOY_NAME DRIVER VERSION REPLICAS READY_TIMEOUT STOP_TIMEOUT DRAIN_TIMEOUT \
+    ENV_FILE STATE_DIR RUN_MIGRATIONS NGINX_BIN NGINX_PREFIX NGINX_CONF NGINX_UPSTREAMS \
+    NGINX_PID_FILE NODE_BIN COMPOSE_FILE PROJECT_NAME SERVICE NGINX_SERVICE APP_PORT
+  describe running "${CURRENT[@]}"
+  log "running now: ${running}; target: ${REPLICAS} instance(s)"
 
   trap on_exit EXIT
   trap 'warn "interrupted"; exit 130' INT
@@ -552,6 +611,8 @@ deploy_main() {
     blue-green) strategy_blue_green ;;
   esac
   DEPLOY_DONE=1
-  log "deployed ${VERSION}: serving $(describe "${SERVING[@]}")"
-  if declare -F "${DRIVER}_finish" >/dev/null; then driver finish; fi
+  local serving
+  describe serving "${SERVING[@]}"
+  log "deployed ${VERSION}: serving ${serving}"
+  driver finish
 }

@@ -1,6 +1,14 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  cpSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -126,6 +134,7 @@ describe('the deploy scripts', () => {
 
   it.each([
     [[], 'expected exactly one <version>, got 0'],
+    [['v1'], '--driver is required: local or compose'],
     [['--driver', 'kubernetes', 'v1'], "--driver must be local or compose, got 'kubernetes'"],
     [['--replicas', 'three', 'v1'], '--replicas must be a whole number'],
     [['--frobnicate', 'v1'], 'unknown option: --frobnicate'],
@@ -135,6 +144,39 @@ describe('the deploy scripts', () => {
     const result = await runCommand('bash', ['scripts/deploy-rolling.sh', ...args]);
     expect(result.code).toBe(2);
     expect(result.output).toContain(reason);
+  });
+
+  it('refuses a driver that lacks an operation of the contract, naming it, before anything runs', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'e2e-deploy-driver-'));
+    try {
+      cpSync(path.join(ROOT, 'scripts'), path.join(dir, 'scripts'), { recursive: true });
+      appendFileSync(
+        path.join(dir, 'scripts/lib/deploy-driver-local.sh'),
+        'unset -f local_probe\n',
+      );
+      const result = await runCommand('bash', [
+        path.join(dir, 'scripts/deploy-rolling.sh'),
+        '--driver',
+        'local',
+        '--state-dir',
+        path.join(dir, 'state'),
+        '.',
+      ]);
+      expect(result.code).toBe(2);
+      expect(result.output).toContain('the local driver');
+      expect(result.output).toContain('does not define local_probe:');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('list in scripts/lib/README.md exactly the driver operations that deploy.sh checks for', () => {
+    const library = readFileSync(path.join(ROOT, 'scripts/lib/deploy.sh'), 'utf8');
+    const checked = /^readonly DRIVER_OPERATIONS=\(([^)]*)\)/m.exec(library)?.[1];
+    const readme = readFileSync(path.join(ROOT, 'scripts/lib/README.md'), 'utf8');
+    const contract = readme.slice(readme.indexOf('## The driver contract'));
+    const documented = [...contract.matchAll(/^\| `(\w+)[ `]/gm)].map((m) => m[1]);
+    expect(documented).toEqual(checked?.trim().split(/\s+/));
   });
 
   it('refuses an env file without DATABASE_URL for local instances', async () => {
