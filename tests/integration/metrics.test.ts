@@ -124,6 +124,18 @@ describe('metrics (GET /health/metrics, GET /metrics)', () => {
     expect(res.text).toMatch(/^nodejs_heap_size_used_bytes \d/m);
   });
 
+  it('states the configured event-loop window in the help text', async () => {
+    const windowed = await createTestApp({ EVENT_LOOP_WINDOW_MS: '2500' });
+    try {
+      const res = await request(windowed.app).get('/metrics');
+      expect(res.text).toContain(
+        '# HELP app_event_loop_delay_p99_seconds 99th percentile event-loop delay over the last complete 2.5 s window.',
+      );
+    } finally {
+      await windowed.close();
+    }
+  });
+
   it('serves JSON to a browser and to a client that asks for nothing in particular', async () => {
     for (const accept of [BROWSER_ACCEPT, '*/*']) {
       const res = await request(t.app).get('/health/metrics').set('Accept', accept);
