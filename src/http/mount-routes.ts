@@ -3,7 +3,7 @@ import type { RateLimiters } from '../rate-limit/rate-limiters';
 import type { InFlightHandlers } from './in-flight';
 import { jsonBody } from './json-body';
 import { replyCheck, type ReplyViolationReporter } from './reply-check';
-import { errorCodesOf, type Authenticator, type Feature, type Route } from './route';
+import { errorCodesOf, fullPath, type Authenticator, type Feature, type Route } from './route';
 import { parseInput } from './validation';
 
 export interface ApiRouterDeps {
@@ -47,7 +47,7 @@ export function createApiRouter({
         ...(onReplyViolation
           ? [
               replyCheck(
-                `${route.method.toUpperCase()} /api${feature.basePath}${route.path}`,
+                `${route.method.toUpperCase()} ${fullPath(feature, route)}`,
                 route,
                 errorCodesOf(route, authenticator),
                 onReplyViolation,
