@@ -1,9 +1,10 @@
+import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger } from '../../src/logger';
+import { tryConnect } from '../../harness/ports';
 import { createShutdown, type ShutdownOptions } from '../../src/shutdown';
+import { capturedLogger } from '../helpers/captured-logger';
 
 /**
  * A real HTTP server on a free port: `/slow?ms=N` answers after N ms, anything else at once.
@@ -40,33 +41,28 @@ function get(port: number, path: string, agent: http.Agent | false = false): Pro
   });
 }
 
-/** Resolves with the error code of a new TCP connection attempt, or 'connected'. */
-function connect(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve('connected');
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
-  });
+/**
+ * Sends a GET to `/slow?ms=<ms>` and resolves once the server has received it (not after a fixed
+ * time, which a busy machine may need more of), with its reply to come.
+ */
+async function slowRequestArrived(
+  server: http.Server,
+  port: number,
+  ms: number,
+  agent: http.Agent | false = false,
+): Promise<{ reply: Promise<Reply> }> {
+  const arrived = once(server, 'request');
+  const reply = get(port, `/slow?ms=${ms}`, agent);
+  reply.catch(() => {}); // awaited by the test, if at all
+  await arrived;
+  return { reply };
 }
 
 function harness(server: http.Server, options: Partial<ShutdownOptions> = {}) {
   const events: string[] = [];
   let exited: (code: number) => void = () => {};
   const exitCode = new Promise<number>((resolve) => (exited = resolve));
-  const logs: Array<Record<string, unknown>> = [];
-  const logger = createLogger({
-    level: 'info',
-    instanceId: 'test',
-    destination: new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        callback();
-      },
-    }),
-  });
+  const { logger, lines: logs } = capturedLogger('info');
   const shutdown = createShutdown({
     server,
     logger,
@@ -102,9 +98,12 @@ describe('graceful shutdown', () => {
   });
 
   it('fails readiness at once, serves through the drain delay, then refuses connections while in-flight work finishes', async () => {
-    const { shutdown, events, exitCode } = harness(server, { drainDelayMs: 300 });
-    const slow = get(port, '/slow?ms=600');
-    await sleep(50); // the slow request is in flight
+    // The request made during the drain must reach the server before the drain ends: 2 s leaves
+    // a busy machine room for that; the slow request outlasts the drain, on this event loop.
+    const drainDelayMs = 2_000;
+    const slowMs = drainDelayMs + 500;
+    const { shutdown, events, exitCode } = harness(server, { drainDelayMs });
+    const { reply: slow } = await slowRequestArrived(server, port, slowMs);
 
     shutdown('SIGTERM');
     expect(events).toEqual(['readiness fails']);
@@ -112,15 +111,17 @@ describe('graceful shutdown', () => {
     // During the drain delay the instance still serves, and asks clients to reconnect elsewhere.
     expect(await get(port, '/during-drain')).toEqual({ status: 200, connection: 'close' });
 
-    await sleep(400); // past the drain delay
-    expect(await connect(port)).toBe('ECONNREFUSED');
+    // Past the drain delay: this sleep and the drain's timer run on the same event loop, and the
+    // drain's is due first.
+    await sleep(drainDelayMs + 100);
+    expect(await tryConnect(port)).toBe('ECONNREFUSED');
 
     expect((await slow).status).toBe(200);
     expect(await exitCode).toBe(0);
     expect(events).toEqual([
       'readiness fails',
       'answered /during-drain',
-      'answered /slow?ms=600',
+      `answered /slow?ms=${slowMs}`,
       'dependencies closed',
       'exit 0',
     ]);
@@ -129,14 +130,14 @@ describe('graceful shutdown', () => {
   it('closes a keep-alive connection that was busy when the listener closed, without waiting for its keep-alive timeout', async () => {
     const agent = new http.Agent({ keepAlive: true });
     const { shutdown, exitCode } = harness(server);
-    const slow = get(port, '/slow?ms=300', agent);
-    await sleep(50);
+    const { reply: slow } = await slowRequestArrived(server, port, 300, agent);
     const start = Date.now();
     shutdown('SIGTERM');
     expect((await slow).status).toBe(200);
     expect(await exitCode).toBe(0);
-    // Far below the 65 s keep-alive timeout the connection would otherwise be held for.
-    expect(Date.now() - start).toBeLessThan(2_000);
+    // Far below the 65 s keep-alive timeout the connection would otherwise be held for (and
+    // far above what a busy machine adds to a 300 ms request).
+    expect(Date.now() - start).toBeLessThan(15_000);
     agent.destroy();
   });
 
@@ -147,14 +148,13 @@ describe('graceful shutdown', () => {
     const start = Date.now();
     shutdown('SIGTERM');
     expect(await exitCode).toBe(0);
-    expect(Date.now() - start).toBeLessThan(2_000);
+    expect(Date.now() - start).toBeLessThan(15_000); // not the 65 s keep-alive timeout
     agent.destroy();
   });
 
   it('exits 1 when in-flight work outlasts the timeout', async () => {
     const { shutdown, exitCode, logs } = harness(server, { timeoutMs: 300 });
-    void get(port, '/slow?ms=3000').catch(() => {});
-    await sleep(50);
+    await slowRequestArrived(server, port, 3000);
     shutdown('SIGTERM');
     expect(await exitCode).toBe(1);
     expect(logs).toContainEqual(
