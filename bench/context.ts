@@ -68,8 +68,15 @@ export interface BenchContext {
 /** The event-loop window of the app during the bench (EVENT_LOOP_WINDOW_MS): see the login scenario. */
 export const EVENT_LOOP_WINDOW_MS = 1_000;
 
-/** Builds the context of one run. */
-export function createContext(config: BenchConfig, paths: BenchPaths): BenchContext {
+/**
+ * Builds the context of one run. Once `interrupted` aborts (Ctrl-C), a measurement in progress
+ * is not reported: its load was cut short.
+ */
+export function createContext(
+  config: BenchConfig,
+  paths: BenchPaths,
+  interrupted: AbortSignal,
+): BenchContext {
   const results: BenchResults = { measurements: [], skipped: [] };
   const secrets = {
     access: randomBytes(48).toString('hex'),
@@ -114,6 +121,7 @@ export function createContext(config: BenchConfig, paths: BenchPaths): BenchCont
     startApp: (name, overrides) =>
       context.startServer(name, BUILT_SERVER, context.appEnv(overrides), '/health/ready'),
     async measure({ id, title, group, job, during }) {
+      interrupted.throwIfAborted();
       process.stdout.write(`  ${title} ... `);
       const running = runLoad(config.node, {
         connections: config.connections,
@@ -123,6 +131,7 @@ export function createContext(config: BenchConfig, paths: BenchPaths): BenchCont
       });
       const extra = during ? await during(running) : undefined;
       const result = await running;
+      interrupted.throwIfAborted();
       const errors =
         Object.entries(result.statusCounts)
           .filter(([code]) => !code.startsWith('2') && code !== '429')

@@ -39,7 +39,11 @@ const SCENARIOS: readonly Scenario[] = [
 const ROOT = path.resolve(__dirname, '..');
 
 /** Runs the selected scenarios and writes the report; resolves with the exit status. */
-async function bench(config: BenchConfig, paths: BenchPaths): Promise<number> {
+async function bench(
+  config: BenchConfig,
+  paths: BenchPaths,
+  interrupted: AbortSignal,
+): Promise<number> {
   const nodeVersion = execFileSync(config.node, ['--version'], { encoding: 'utf8' })
     .trim()
     .replace(/^v/, '');
@@ -60,7 +64,7 @@ async function bench(config: BenchConfig, paths: BenchPaths): Promise<number> {
   // A server database is migrated once, as a deploy does (the app never migrates it itself).
   if (config.databaseUrl) await migrate(config.databaseUrl, config.node);
 
-  const ctx = createContext(config, paths);
+  const ctx = createContext(config, paths, interrupted);
   for (const scenario of SCENARIOS) {
     if (scenario.selected(config.groups)) await scenario.run(ctx);
   }
@@ -122,29 +126,32 @@ function main(): void {
   }
   const paths = makePaths();
 
-  let stopping = false;
-  const finish = async (code: number): Promise<never> => {
-    if (!stopping) {
-      stopping = true;
+  // Stops everything, removes the work folder, exits: once, whoever asks first (the end of the
+  // run, or a signal) decides the exit status.
+  let finishing: Promise<never> | undefined;
+  const finish = (code: number): Promise<never> =>
+    (finishing ??= (async () => {
       await stopAll();
       removeTempDir(paths.work);
-    }
-    process.exit(code);
-  };
+      process.exit(code);
+    })());
+  const interruption = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     // `on`, not `once`: Ctrl-C reaches this process both from the terminal and relayed by pnpm or
     // tsx, and a second delivery with no listener would kill it before it stopped its servers.
     process.on(signal, () => {
-      if (stopping) return;
+      if (interruption.signal.aborted) return;
       console.error(`\nbench: ${signal}: stopping everything it started`);
+      interruption.abort(new Error(`interrupted by ${signal}`));
       void finish(130);
     });
   }
 
-  bench(config, paths).then(
+  bench(config, paths, interruption.signal).then(
     (code) => finish(code),
     (error: unknown) => {
-      console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
+      if (!interruption.signal.aborted)
+        console.error(`\nbench failed: ${error instanceof Error ? error.message : String(error)}`);
       void finish(1);
     },
   );
