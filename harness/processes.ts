@@ -36,15 +36,14 @@ export interface ManagedProcess {
   /** Sends `signal` to this process alone, as an operator's `kill` would. */
   signal(signal: NodeJS.Signals): void;
   /**
-   * Sends `signal` to the process, waits for it to exit, SIGKILLs it after `graceMs`, and then
-   * SIGKILLs whatever is left of its process group (a cluster primary's workers). Calling it
-   * again while it stops returns the same promise.
+   * Sends `signal` to the process and waits for it to exit; after `graceMs`, SIGKILLs its whole
+   * process group (a cluster primary with its workers). Calling it again returns the same promise.
    */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<ExitStatus>;
 }
 
-const running = new Set<ManagedProcess>();
-const stopping = new Map<ManagedProcess, Promise<ExitStatus>>();
+/** What runs now, each with how to SIGKILL its whole group. */
+const tracked = new Map<ManagedProcess, () => void>();
 
 /**
  * Starts `command` in a process group of its own, so that stopping it reaches everything it
@@ -84,30 +83,36 @@ export function startProcess(
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
 
+  // Set when `exited` resolves, not at the exit itself: whoever sees it set can read all output.
   let status: ExitStatus | undefined;
   const exited = new Promise<ExitStatus>((resolve) => {
+    const end = (code: number | null, signal: NodeJS.Signals | null) => {
+      status ??= code ?? signal ?? 'SIGKILL';
+      resolve(status);
+    };
     // 'close' comes after 'exit' once the output pipes are drained, so the last lines a process
     // wrote are there when a test reads them. A descendant that inherited the pipes would hold
     // 'close' back: then the exit alone decides, a little later.
-    let fallback: NodeJS.Timeout | undefined;
-    child.once('exit', (code, signal) => {
-      status = code ?? signal ?? 'SIGKILL';
-      fallback = setTimeout(() => resolve(status!), 5_000);
-      fallback.unref();
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(fallback);
-      status ??= code ?? signal ?? 'SIGKILL';
-      resolve(status);
-    });
-    child.once('error', (error) => {
-      status = 'SIGKILL';
-      memory += `\n${error.message}`;
-      resolve(status);
-    });
+    child.once('exit', (code, signal) => setTimeout(() => end(code, signal), 5_000).unref());
+    child.once('close', end);
   });
+  // A failed kill, say: an 'error' nobody listens to would end this process.
+  child.on('error', (error) => (memory += `\n${name}: ${error.message}\n`));
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  // Only while the process has not been reaped: until then its pid, which is the group's id,
+  // cannot belong to anything else. Afterwards it may (pids wrap around, at 32768 on many
+  // machines), and a group signal could reach a stranger.
+  const killGroup = () => {
+    if (!alive()) return;
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // The group is already gone.
+    }
+  };
 
   const output = () => (outputFile === undefined ? memory : readFileSync(outputFile, 'utf8'));
+  let stopped: Promise<ExitStatus> | undefined;
   const managed: ManagedProcess = {
     name,
     child,
@@ -117,56 +122,43 @@ export function startProcess(
     output,
     tail: (lines = 30) => output().trimEnd().split('\n').slice(-lines).join('\n'),
     signal(signal) {
-      if (status === undefined) child.kill(signal);
+      if (alive()) child.kill(signal);
     },
     stop(signal = 'SIGTERM', graceMs = 15_000) {
-      const already = stopping.get(managed);
-      if (already) return already;
-      const stopped = (async () => {
-        if (status === undefined) child.kill(signal);
-        const timer = setTimeout(() => signalGroup(managed, 'SIGKILL'), graceMs);
+      stopped ??= (async () => {
+        if (alive()) child.kill(signal);
+        const timer = setTimeout(killGroup, graceMs);
         try {
           return await exited;
         } finally {
           clearTimeout(timer);
-          signalGroup(managed, 'SIGKILL');
         }
       })();
-      stopping.set(managed, stopped);
       return stopped;
     },
   };
-  track(managed);
+  track(managed, killGroup);
   return managed;
 }
 
 /** Stops every process still running, in parallel: on success, failure and Ctrl-C alike. */
 export async function stopAll(graceMs = 10_000): Promise<void> {
-  await Promise.all([...running].map((proc) => proc.stop('SIGTERM', graceMs)));
-}
-
-function signalGroup(proc: ManagedProcess, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-proc.pid, signal);
-  } catch {
-    // The group is already gone.
-  }
+  await Promise.all([...tracked.keys()].map((proc) => proc.stop('SIGTERM', graceMs)));
 }
 
 // Listeners on this process exist only while something runs, so a test file that started
 // nothing adds none, and none pile up across the files a test worker runs.
 const INTERRUPTS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-function track(proc: ManagedProcess): void {
-  if (running.size === 0) {
+function track(proc: ManagedProcess, killGroup: () => void): void {
+  if (tracked.size === 0) {
     process.on('exit', killEverything);
     for (const signal of INTERRUPTS) process.on(signal, interrupted);
   }
-  running.add(proc);
+  tracked.set(proc, killGroup);
   void proc.exited.then(() => {
-    running.delete(proc);
-    stopping.delete(proc);
-    if (running.size > 0) return;
+    tracked.delete(proc);
+    if (tracked.size > 0) return;
     process.off('exit', killEverything);
     for (const signal of INTERRUPTS) process.off(signal, interrupted);
   });
@@ -174,7 +166,7 @@ function track(proc: ManagedProcess): void {
 
 /** At exit nothing can be awaited: whatever still runs is killed outright. */
 function killEverything(): void {
-  for (const proc of running) signalGroup(proc, 'SIGKILL');
+  for (const killGroup of tracked.values()) killGroup();
 }
 
 /**
@@ -184,7 +176,7 @@ function killEverything(): void {
  * would have; an entry that listens too (the bench's runner) decides itself when to exit.
  */
 function interrupted(signal: NodeJS.Signals): void {
-  for (const proc of running) void proc.stop('SIGTERM', 5_000);
+  for (const proc of tracked.keys()) void proc.stop('SIGTERM', 5_000);
   for (const each of INTERRUPTS) process.off(each, interrupted);
   if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
 }
