@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { findBinary } from './binaries';
+import { eventually } from './eventually';
 import { freePort, waitForPort } from './ports';
 import { startProcess } from './processes';
 import { makeTempDir, removeTempDir } from './temp-dirs';
@@ -121,6 +122,16 @@ export interface Nginx {
   upstreamAddresses(): string[];
   /** The access log so far, parsed. */
   accessLog(): AccessLogEntry[];
+  /**
+   * Resolves with the entries after the first `mark` ones that match `filter`, once there are at
+   * least `count` of them: nginx writes a request's line after it has sent the reply, so a client
+   * that has all its replies may read the log before the last lines are in.
+   */
+  accessLogAfter(
+    mark: number,
+    count: number,
+    filter?: (entry: AccessLogEntry) => boolean,
+  ): Promise<AccessLogEntry[]>;
   /** Stops nginx gracefully (SIGQUIT) and removes its prefix. */
   destroy(): Promise<void>;
 }
@@ -162,6 +173,12 @@ export async function startNginx(options: NginxOptions = {}): Promise<Nginx> {
         (match) => match[1]!,
       ),
     accessLog: () => parseAccessLog(readFileSync(accessLog, 'utf8')),
+    accessLogAfter: (mark, count, filter = () => true) =>
+      eventually(() => parseAccessLog(readFileSync(accessLog, 'utf8')).slice(mark).filter(filter), {
+        describe: `${count} more access log lines`,
+        intervalMs: 20,
+        until: (entries) => entries.length >= count,
+      }),
     async destroy() {
       await proc.stop('SIGQUIT');
       removeTempDir(prefix);

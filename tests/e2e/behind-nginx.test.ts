@@ -1,3 +1,4 @@
+import { eventually } from '../../harness/eventually';
 import { request } from '../../harness/http-client';
 import { startNginx, type Nginx } from '../../harness/nginx';
 import type { Database } from '../../harness/postgres';
@@ -25,10 +26,14 @@ describe('two replicas on PostgreSQL and Redis behind nginx', () => {
   });
 
   it('is ready through nginx, with PostgreSQL and Redis both up', async () => {
-    const res = await request(`${nginx.url}/health/ready`);
+    // Redis is not critical: a replica is ready (200, "degraded") before its Redis connection is
+    // up, which on a busy machine can be a while after it started listening.
+    const res = await eventually(() => request(`${nginx.url}/health/ready`), {
+      describe: 'readiness "ok" through nginx',
+      until: (reply) => (reply.body as { status?: string } | undefined)?.status === 'ok',
+    });
     expect(res.status).toBe(200);
     const body = res.body as { status: string; checks: Array<{ name: string; status: string }> };
-    expect(body.status).toBe('ok');
     expect(body.checks.map(({ name, status }) => ({ name, status }))).toEqual([
       { name: 'database', status: 'up' },
       { name: 'redis', status: 'up' },
@@ -58,11 +63,8 @@ describe('two replicas on PostgreSQL and Redis behind nginx', () => {
   it('spreads concurrent requests over both replicas', async () => {
     const before = nginx.accessLog().length;
     await Promise.all(Array.from({ length: 40 }, () => request(`${nginx.url}/health/live`)));
-    const upstreams = nginx
-      .accessLog()
-      .slice(before)
-      .filter((entry) => entry.path === '/health/live')
-      .map((entry) => entry.upstreams.at(-1));
+    const entries = await nginx.accessLogAfter(before, 40, (e) => e.path === '/health/live');
+    const upstreams = entries.map((entry) => entry.upstreams.at(-1));
     expect(upstreams).toHaveLength(40);
     for (const app of apps) expect(upstreams).toContain(app.address);
   });
@@ -70,7 +72,9 @@ describe('two replicas on PostgreSQL and Redis behind nginx', () => {
   it('stays ready, degraded, when Redis goes away, and answers within a bounded time', async () => {
     await redis.stop();
     const res = await request(`${nginx.url}/health/ready`);
-    expect(res.ms).toBeLessThan(3_000);
+    // Bounded: each readiness check has 1 s; an unbounded one would wait for Redis to come back,
+    // which it does not while this request runs, and the client's 15 s deadline would end it.
+    expect(res.ms).toBeLessThan(10_000);
     expect(res.status).toBe(200);
     const body = res.body as { status: string; checks: Array<{ name: string; status: string }> };
     expect(body.status).toBe('degraded');

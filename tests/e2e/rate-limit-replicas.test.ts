@@ -56,9 +56,13 @@ describe('rate limits over two replicas behind nginx least_conn', () => {
     return statuses;
   }
 
-  /** For each replica: how many requests to `urlPath` it answered, and how many passed the limiter. */
-  function perReplica(proxy: Nginx, urlPath: string) {
-    const entries = proxy.accessLog().filter((entry) => entry.path === urlPath);
+  /**
+   * For each replica: how many of the `total` requests to `urlPath` it answered, and how many
+   * passed the limiter.
+   */
+  async function perReplica(proxy: Nginx, urlPath: string, total: number) {
+    const entries = await proxy.accessLogAfter(0, total, (entry) => entry.path === urlPath);
+    expect(entries).toHaveLength(total);
     return apps.map((app) => {
       const served = entries.filter((entry) => entry.upstreams.at(-1) === app.address);
       return {
@@ -77,7 +81,7 @@ describe('rate limits over two replicas behind nginx least_conn', () => {
       passed: N,
       limited: 2 * N,
     });
-    const replicas = perReplica(proxy, '/api/counted');
+    const replicas = await perReplica(proxy, '/api/counted', 3 * N);
     for (const replica of replicas) expect(replica.served).toBeGreaterThan(0);
 
     // One count in Redis for the client's real address (nginx connects from 127.0.0.1).
@@ -139,7 +143,7 @@ describe('rate limits over two replicas behind nginx least_conn', () => {
   it('without Redis: each replica counts on its own, so one client gets up to N per replica', async () => {
     const proxy = await startReplicas({});
     const statuses = await burst(proxy, '127.0.0.2', '/api/counted', 3 * N);
-    const replicas = perReplica(proxy, '/api/counted');
+    const replicas = await perReplica(proxy, '/api/counted', 3 * N);
     for (const replica of replicas) {
       expect(replica.served).toBeGreaterThan(0);
       expect(replica.passed).toBe(Math.min(N, replica.served));
