@@ -61,7 +61,7 @@ export interface WaitForLogOptions {
    * and the wait fails at once.
    */
   ended?: () => boolean;
-  /** The writer's output, for the failure message. */
+  /** The writer's output (its tail), for the failure message. */
   context?: () => string;
 }
 
@@ -84,7 +84,7 @@ export function waitForLog(
       // Read whether the writer has ended before reading its lines: all it wrote is in by then.
       const over = ended();
       const found = lines().find(predicate);
-      if (!found && over) throw new GiveUp(`the writer ended without it:\n${context()}`);
+      if (!found && over) throw new GiveUp('the writer ended without it');
       return found ?? `${lines().length} lines, none matching`;
     },
     {
@@ -93,5 +93,8 @@ export function waitForLog(
       intervalMs: 50,
       until: (found): found is LogLine => typeof found !== 'string',
     },
-  ) as Promise<LogLine>;
+  ).catch((error: Error) => {
+    const output = context();
+    throw output ? new Error(`${error.message}\n${output}`, { cause: error }) : error;
+  }) as Promise<LogLine>;
 }
