@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { loadConfig } = require('../dist/config.js');
+const { loadConfig } = require('../dist/config/index.js');
 const { createLogger } = require('../dist/logger.js');
 const { serveEmbeddedDatabase } = require('../dist/cluster/embedded-database-server.js');
 

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import express from 'express';
 
 const require = createRequire(import.meta.url);
-const { loadConfig } = require('../../dist/config.js');
+const { loadConfig } = require('../../dist/config/index.js');
 const { openDatabase } = require('../../dist/db/database.js');
 
 const { config } = loadConfig({ envFile: false });

@@ -1,41 +1,28 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import jwt from 'jsonwebtoken';
-import { startApp, type AppProcess } from '../helpers/e2e/app-process';
-import {
-  createTestDatabase,
-  sharedPostgresAdminUrl,
-  withClient,
-  type TestDatabase,
-} from '../helpers/e2e/postgres';
+import { request } from '../../harness/http-client';
+import { withClient, type Database } from '../../harness/postgres';
+import { startApp, type AppProcess } from '../helpers/built-app';
+import { migratedDatabase } from '../helpers/e2e-database';
 
-const MIGRATE = path.resolve(__dirname, '../../dist/db/cli/migrate.js');
 const SECRETS = {
   JWT_ACCESS_SECRET: 'e2e-access-secret-0123456789-abcdefghijklmnop',
   JWT_REFRESH_SECRET: 'e2e-refresh-secret-0123456789-abcdefghijklmno',
 };
 
-const post = (app: AppProcess, route: string, body?: unknown, accessToken?: string) =>
-  fetch(`${app.url}/api/auth${route}`, {
+const post = (app: AppProcess, route: string, json?: unknown, accessToken?: string) =>
+  request(`${app.url}/api/auth${route}`, {
     method: 'POST',
-    headers: {
-      ...(body ? { 'Content-Type': 'application/json' } : {}),
-      ...(accessToken ? { Authorization: `Bearer ${accessToken}` } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
+    headers: accessToken ? { Authorization: `Bearer ${accessToken}` } : {},
+    json,
   });
 
 describe('auth over real PostgreSQL with two replicas', () => {
-  let database: TestDatabase;
+  let database: Database;
   let a: AppProcess;
   let b: AppProcess;
 
   beforeAll(async () => {
-    database = await createTestDatabase(sharedPostgresAdminUrl());
-    await promisify(execFile)(process.execPath, [MIGRATE], {
-      env: { PATH: process.env.PATH, DATABASE_URL: database.url },
-    });
+    database = await migratedDatabase();
     const env = { DATABASE_URL: database.url, ...SECRETS };
     [a, b] = await Promise.all([startApp({ env }), startApp({ env })]);
   });
@@ -50,7 +37,7 @@ describe('auth over real PostgreSQL with two replicas', () => {
       password: 'correct horse battery',
     });
     expect(registered.status).toBe(201);
-    const { refreshToken } = (await registered.json()) as { refreshToken: string };
+    const { refreshToken } = registered.body as { refreshToken: string };
 
     // Spread over both replicas: the database, not a process, decides the winner.
     const responses = await Promise.all(
@@ -61,12 +48,12 @@ describe('auth over real PostgreSQL with two replicas', () => {
     expect(statuses.filter((status) => status === 401)).toHaveLength(19);
     expect(statuses.filter((status) => status >= 500)).toEqual([]);
 
-    const winner = (await responses[statuses.indexOf(200)]!.json()) as { refreshToken: string };
+    const winner = responses[statuses.indexOf(200)]!.body as { refreshToken: string };
     const reuse = await post(a, '/refresh', { refreshToken });
     expect(reuse.status).toBe(401);
     const afterReuse = await post(b, '/refresh', { refreshToken: winner.refreshToken });
     expect(afterReuse.status).toBe(401);
-    expect(((await afterReuse.json()) as { code: string }).code).toBe('REFRESH_TOKEN_REVOKED');
+    expect(afterReuse.body).toMatchObject({ code: 'REFRESH_TOKEN_REVOKED' });
 
     const sid = (jwt.decode(refreshToken) as { sid: string }).sid;
     await withClient(database.url, async (client) => {
@@ -86,24 +73,22 @@ describe('auth over real PostgreSQL with two replicas', () => {
       email: 'roaming@example.com',
       password: 'correct horse battery',
     });
-    const tokens = (await registered.json()) as { accessToken: string; refreshToken: string };
-    const second = (await (
+    const tokens = registered.body as { accessToken: string; refreshToken: string };
+    const second = (
       await post(b, '/login', { email: 'roaming@example.com', password: 'correct horse battery' })
-    ).json()) as { refreshToken: string };
+    ).body as { refreshToken: string };
 
-    const me = await fetch(`${b.url}/api/auth/me`, {
+    const me = await request(`${b.url}/api/auth/me`, {
       headers: { Authorization: `Bearer ${tokens.accessToken}` },
     });
     expect(me.status).toBe(200);
-    expect(((await me.json()) as { user: { email: string } }).user.email).toBe(
-      'roaming@example.com',
-    );
+    expect(me.body).toMatchObject({ user: { email: 'roaming@example.com' } });
 
     expect((await post(b, '/logout-all', undefined, tokens.accessToken)).status).toBe(204);
     for (const refreshToken of [tokens.refreshToken, second.refreshToken]) {
       const res = await post(a, '/refresh', { refreshToken });
       expect(res.status).toBe(401);
-      expect(((await res.json()) as { code: string }).code).toBe('REFRESH_TOKEN_REVOKED');
+      expect(res.body).toMatchObject({ code: 'REFRESH_TOKEN_REVOKED' });
     }
   });
 });

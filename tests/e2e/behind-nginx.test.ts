@@ -1,34 +1,22 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { startApp, type AppProcess } from '../helpers/e2e/app-process';
-import { startNginx, type NginxServer } from '../helpers/e2e/nginx';
-import {
-  createTestDatabase,
-  sharedPostgresAdminUrl,
-  type TestDatabase,
-} from '../helpers/e2e/postgres';
-import { startRedis, type RedisServer } from '../helpers/e2e/redis';
-
-const MIGRATE = path.resolve(__dirname, '../../dist/db/cli/migrate.js');
+import { eventually } from '../../harness/eventually';
+import { request } from '../../harness/http-client';
+import { startNginx, type Nginx } from '../../harness/nginx';
+import type { Database } from '../../harness/postgres';
+import { startRedis, type RedisServer } from '../../harness/redis';
+import { startApp, type AppProcess } from '../helpers/built-app';
+import { migratedDatabase } from '../helpers/e2e-database';
 
 describe('two replicas on PostgreSQL and Redis behind nginx', () => {
-  let database: TestDatabase;
+  let database: Database;
   let redis: RedisServer;
   let apps: AppProcess[] = [];
-  let nginx: NginxServer;
+  let nginx: Nginx;
 
   beforeAll(async () => {
-    [database, redis] = await Promise.all([
-      createTestDatabase(sharedPostgresAdminUrl()),
-      startRedis(),
-    ]);
-    await promisify(execFile)(process.execPath, [MIGRATE], {
-      env: { PATH: process.env.PATH, DATABASE_URL: database.url },
-    });
+    [database, redis] = await Promise.all([migratedDatabase(), startRedis()]);
     const env = { DATABASE_URL: database.url, REDIS_URL: redis.url, TRUST_PROXY: '1' };
     apps = await Promise.all([startApp({ env }), startApp({ env })]);
-    nginx = await startNginx(apps.map((app) => app.port));
+    nginx = await startNginx({ upstreams: apps.map((app) => app.address) });
   });
   afterAll(async () => {
     await nginx?.destroy();
@@ -38,13 +26,14 @@ describe('two replicas on PostgreSQL and Redis behind nginx', () => {
   });
 
   it('is ready through nginx, with PostgreSQL and Redis both up', async () => {
-    const res = await fetch(`${nginx.url}/health/ready`);
+    // Redis is not critical: a replica is ready (200, "degraded") before its Redis connection is
+    // up, which on a busy machine can be a while after it started listening.
+    const res = await eventually(() => request(`${nginx.url}/health/ready`), {
+      describe: 'readiness "ok" through nginx',
+      until: (reply) => (reply.body as { status?: string } | undefined)?.status === 'ok',
+    });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as {
-      status: string;
-      checks: Array<{ name: string; status: string }>;
-    };
-    expect(body.status).toBe('ok');
+    const body = res.body as { status: string; checks: Array<{ name: string; status: string }> };
     expect(body.checks.map(({ name, status }) => ({ name, status }))).toEqual([
       { name: 'database', status: 'up' },
       { name: 'redis', status: 'up' },
@@ -52,15 +41,14 @@ describe('two replicas on PostgreSQL and Redis behind nginx', () => {
   });
 
   it("keeps nginx's request id end to end: response header, problem document and app log", async () => {
-    const res = await fetch(`${nginx.url}/api/anything`, {
+    const res = await request(`${nginx.url}/api/anything`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
       body: '{"broken": ',
     });
     expect(res.status).toBe(400);
-    const requestId = res.headers.get('x-request-id');
+    const requestId = res.headers['x-request-id'];
     expect(requestId).toMatch(/^[0-9a-f]{32}$/); // nginx's $request_id
-    expect(await res.json()).toMatchObject({ code: 'MALFORMED_JSON', requestId });
+    expect(res.body).toMatchObject({ code: 'MALFORMED_JSON', requestId });
     const logged = await Promise.any(
       apps.map((app) => app.waitForLog((line) => line.reqId === requestId)),
     );
@@ -73,27 +61,22 @@ describe('two replicas on PostgreSQL and Redis behind nginx', () => {
   });
 
   it('spreads concurrent requests over both replicas', async () => {
-    await Promise.all(
-      Array.from({ length: 40 }, () => fetch(`${nginx.url}/health/live`).then((res) => res.text())),
-    );
-    const upstreams = nginx
-      .accessLog()
-      .filter((line) => line.includes(' /health/live '))
-      .map((line) => line.split('upstream=')[1]);
+    const before = nginx.accessLog().length;
+    await Promise.all(Array.from({ length: 40 }, () => request(`${nginx.url}/health/live`)));
+    const entries = await nginx.accessLogAfter(before, 40, (e) => e.path === '/health/live');
+    const upstreams = entries.map((entry) => entry.upstreams.at(-1));
     expect(upstreams).toHaveLength(40);
-    for (const app of apps) expect(upstreams).toContain(`127.0.0.1:${app.port}`);
+    for (const app of apps) expect(upstreams).toContain(app.address);
   });
 
   it('stays ready, degraded, when Redis goes away, and answers within a bounded time', async () => {
     await redis.stop();
-    const start = Date.now();
-    const res = await fetch(`${nginx.url}/health/ready`);
-    expect(Date.now() - start).toBeLessThan(3_000);
+    const res = await request(`${nginx.url}/health/ready`);
+    // Bounded: each readiness check has 1 s; an unbounded one would wait for Redis to come back,
+    // which it does not while this request runs, and the client's 15 s deadline would end it.
+    expect(res.ms).toBeLessThan(10_000);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as {
-      status: string;
-      checks: Array<{ name: string; status: string }>;
-    };
+    const body = res.body as { status: string; checks: Array<{ name: string; status: string }> };
     expect(body.status).toBe('degraded');
     expect(body.checks.find((check) => check.name === 'redis')?.status).toBe('down');
     await redis.start();
@@ -101,7 +84,7 @@ describe('two replicas on PostgreSQL and Redis behind nginx', () => {
 
   it('drains and exits 0 on SIGTERM', async () => {
     const app = apps.pop() as AppProcess;
-    nginx.setUpstreams(apps.map((a) => a.port));
+    nginx.setUpstreams(apps.map((a) => a.address));
     expect(await app.stop('SIGTERM')).toBe(0);
     expect(app.logs()).toContainEqual(expect.objectContaining({ msg: 'shutdown complete' }));
   });

@@ -1,4 +1,4 @@
-import { startApp } from '../helpers/e2e/app-process';
+import { startApp } from '../helpers/built-app';
 
 const STRONG_A = 'k3Jx9'.repeat(10);
 const STRONG_B = 'Qp7Lm'.repeat(10);

@@ -8,10 +8,9 @@ import {
   startDeployEnvironment,
   type DeployEnvironment,
   type Session,
-} from '../helpers/e2e/deploy';
-import { summarizeFailures } from '../helpers/e2e/load-generator';
-
-jest.setTimeout(300_000);
+} from '../helpers/deploy-environment';
+import { request } from '../../harness/http-client';
+import { summarizeFailures } from '../../harness/load-generator';
 
 describe('scripts/deploy-blue-green.sh --driver local, under load through the shipped nginx', () => {
   let env: DeployEnvironment;
@@ -80,14 +79,13 @@ describe('scripts/deploy-blue-green.sh --driver local, under load through the sh
         env.nginx.accessLog().filter((entry) => entry.upstreams[0] === address).length,
       ).toBeGreaterThan(0);
 
-    const me = await fetch(`${env.nginx.url}/api/auth/me`, {
+    const me = await request(`${env.nginx.url}/api/auth/me`, {
       headers: { Authorization: `Bearer ${untouched.accessToken}` },
     });
     expect(me.status).toBe(200);
-    const refreshed = await fetch(`${env.nginx.url}/api/auth/refresh`, {
+    const refreshed = await request(`${env.nginx.url}/api/auth/refresh`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ refreshToken: untouched.refreshToken }),
+      json: { refreshToken: untouched.refreshToken },
     });
     expect(refreshed.status).toBe(200);
   });
@@ -98,7 +96,7 @@ describe('scripts/deploy-blue-green.sh --driver local, under load through the sh
     const broken = env.release(
       'release-never-ready',
       `process.env.DATABASE_URL = 'postgresql://nobody@127.0.0.1:9/unreachable';
-void require(${JSON.stringify(`${releaseB}/dist/server.js`)}).startServer();
+void require(${JSON.stringify(`${releaseB}/dist/server.js`)}).main();
 `,
     );
     const blue = env.instances();

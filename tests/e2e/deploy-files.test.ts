@@ -12,8 +12,9 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { findBinary } from '../helpers/e2e/binaries';
-import { prepareShippedNginx } from '../helpers/e2e/shipped-nginx';
+import { findBinary } from '../../harness/binaries';
+import { prepareNginx } from '../../harness/nginx';
+import { removeTempDir } from '../../harness/temp-dirs';
 
 const ROOT = path.resolve(__dirname, '../..');
 const run = promisify(execFile);
@@ -83,7 +84,7 @@ describe('compose files (validated offline by docker-compose config)', () => {
 
 describe('the shipped nginx config', () => {
   it('passes nginx -t, with the upstream list written as the deploy scripts write it', async () => {
-    const prepared = prepareShippedNginx(8080, ['127.0.0.1:3001', '127.0.0.1:3002']);
+    const prepared = prepareNginx(8080, { upstreams: ['127.0.0.1:3001', '127.0.0.1:3002'] });
     try {
       const result = await runCommand(findBinary('nginx'), [
         '-t',
@@ -97,7 +98,7 @@ describe('the shipped nginx config', () => {
       expect(result.code).toBe(0);
       expect(result.output).toContain('test is successful');
     } finally {
-      rmSync(prepared.prefix, { recursive: true, force: true });
+      removeTempDir(prepared.prefix);
     }
   });
 

@@ -9,10 +9,9 @@ import {
   type DeployEnvironment,
   type DeployedInstance,
   type Session,
-} from '../helpers/e2e/deploy';
-import { summarizeFailures } from '../helpers/e2e/load-generator';
-
-jest.setTimeout(300_000);
+} from '../helpers/deploy-environment';
+import { request } from '../../harness/http-client';
+import { summarizeFailures } from '../../harness/load-generator';
 
 describe('scripts/deploy-rolling.sh --driver local, under load through the shipped nginx', () => {
   let env: DeployEnvironment;
@@ -88,14 +87,13 @@ describe('scripts/deploy-rolling.sh --driver local, under load through the shipp
     for (const entry of latest) expect(newAddresses).toContain(entry.upstreams[0]);
 
     // Secrets are shared by every release: a session from before the deploy goes on.
-    const me = await fetch(`${env.nginx.url}/api/auth/me`, {
+    const me = await request(`${env.nginx.url}/api/auth/me`, {
       headers: { Authorization: `Bearer ${untouched.accessToken}` },
     });
     expect(me.status).toBe(200);
-    const refreshed = await fetch(`${env.nginx.url}/api/auth/refresh`, {
+    const refreshed = await request(`${env.nginx.url}/api/auth/refresh`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ refreshToken: untouched.refreshToken }),
+      json: { refreshToken: untouched.refreshToken },
     });
     expect(refreshed.status).toBe(200);
   });
@@ -108,7 +106,7 @@ describe('scripts/deploy-rolling.sh --driver local, under load through the shipp
 const marker = ${JSON.stringify(path.join(env.tmp, 'flaky-started'))};
 if (fs.existsSync(marker)) process.exit(3);
 fs.writeFileSync(marker, String(process.pid));
-void require(${JSON.stringify(`${releaseB}/dist/server.js`)}).startServer();
+void require(${JSON.stringify(`${releaseB}/dist/server.js`)}).main();
 `,
     );
     const before = env.instances();

@@ -1,15 +1,12 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startApp } from '../helpers/e2e/app-process';
+import { request } from '../../harness/http-client';
+import { startApp } from '../helpers/built-app';
 
 describe('the built server on embedded defaults (no DATABASE_URL, no REDIS_URL, no secrets)', () => {
-  let dataDir: string | undefined;
-  afterAll(() => dataDir && rmSync(dataDir, { recursive: true, force: true }));
-
   it('starts, migrates its embedded database once, and keeps data and secrets across a restart', async () => {
     const first = await startApp();
-    dataDir = first.dataDir;
-    expect((await fetch(`${first.url}/health/live`)).status).toBe(200);
+    expect((await request(`${first.url}/health/live`)).status).toBe(200);
     const logs = first.logs();
     expect(logs).toContainEqual(
       expect.objectContaining({
@@ -22,7 +19,7 @@ describe('the built server on embedded defaults (no DATABASE_URL, no REDIS_URL, 
     expect(await first.stop('SIGTERM')).toBe(0);
 
     const second = await startApp({ env: { DATA_DIR: first.dataDir } });
-    expect((await fetch(`${second.url}/health/ready`)).status).toBe(200);
+    expect((await request(`${second.url}/health/ready`)).status).toBe(200);
     // The migration history persisted, so nothing is applied again; the secrets are the same.
     expect(second.logs().filter((line) => line.msg === 'applied migrations')).toEqual([]);
     expect(readFileSync(path.join(first.dataDir, 'dev-secrets.json'), 'utf8')).toBe(secrets);

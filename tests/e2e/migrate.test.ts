@@ -4,19 +4,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { readMigrations } from '../../src/db/migration-engine';
-import {
-  createTestDatabase,
-  sharedPostgresAdminUrl,
-  withClient,
-  type TestDatabase,
-} from '../helpers/e2e/postgres';
+import { BUILT_MIGRATE as MIGRATE } from '../../harness/app-server';
+import { createDatabase, withClient, type Database } from '../../harness/postgres';
+import { sharedPostgresAdminUrl } from '../helpers/e2e-database';
 
 const run = promisify(execFile);
-const MIGRATE = path.resolve(__dirname, '../../dist/db/cli/migrate.js');
 
-let database: TestDatabase;
+let database: Database;
 beforeAll(async () => {
-  database = await createTestDatabase(sharedPostgresAdminUrl());
+  database = await createDatabase(sharedPostgresAdminUrl());
 });
 afterAll(() => database.drop());
 

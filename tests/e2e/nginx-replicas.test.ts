@@ -1,31 +1,21 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { startApp, type AppProcess } from '../helpers/e2e/app-process';
-import { registerSessions, TEST_SECRETS, type Session } from '../helpers/e2e/deploy';
-import { startLoad, summarizeFailures, waitForRequests } from '../helpers/e2e/load-generator';
-import {
-  createTestDatabase,
-  sharedPostgresAdminUrl,
-  type TestDatabase,
-} from '../helpers/e2e/postgres';
-import { startShippedNginx, type ShippedNginx } from '../helpers/e2e/shipped-nginx';
-
-const MIGRATE = path.resolve(__dirname, '../../dist/db/cli/migrate.js');
+import { register, type Account } from '../../harness/auth-api';
+import { startLoad, summarizeFailures, waitForRequests } from '../../harness/load-generator';
+import { startNginx, type Nginx } from '../../harness/nginx';
+import type { Database } from '../../harness/postgres';
+import { startApp, type AppProcess } from '../helpers/built-app';
+import { TEST_SECRETS } from '../helpers/deploy-environment';
+import { migratedDatabase } from '../helpers/e2e-database';
 
 // Per-instance counts come from nginx's access log (upstream=); /health/metrics, once it exists,
 // gives the same numbers from each replica.
 describe('three replicas behind the shipped nginx config', () => {
-  let database: TestDatabase;
+  let database: Database;
   let apps: AppProcess[] = [];
-  let nginx: ShippedNginx;
-  let session: Session;
+  let nginx: Nginx;
+  let session: Account;
 
   beforeAll(async () => {
-    database = await createTestDatabase(sharedPostgresAdminUrl());
-    await promisify(execFile)(process.execPath, [MIGRATE], {
-      env: { PATH: process.env.PATH, DATABASE_URL: database.url },
-    });
+    database = await migratedDatabase();
     const env = {
       DATABASE_URL: database.url,
       DATABASE_POOL_SIZE: '4',
@@ -34,8 +24,8 @@ describe('three replicas behind the shipped nginx config', () => {
       ...TEST_SECRETS,
     };
     apps = await Promise.all([startApp({ env }), startApp({ env }), startApp({ env })]);
-    nginx = await startShippedNginx(apps.map((app) => `127.0.0.1:${app.port}`));
-    [session] = (await registerSessions(nginx.url, 1, 'replicas')) as [Session];
+    nginx = await startNginx({ upstreams: apps.map((app) => app.address) });
+    session = await register(nginx.url, { label: 'replicas' });
   });
   afterAll(async () => {
     await nginx?.destroy();
@@ -67,7 +57,7 @@ describe('three replicas behind the shipped nginx config', () => {
     expect(summarizeFailures(report.failures)).toEqual([]);
     const entries = nginx.accessLog().slice(before);
     const perReplica = apps.map(
-      (app) => entries.filter((e) => e.upstreams[0] === `127.0.0.1:${app.port}`).length,
+      (app) => entries.filter((e) => e.upstreams[0] === app.address).length,
     );
     console.log(
       `least_conn over 3 replicas: ${entries.length} requests -> ${perReplica.join(' / ')}`,
@@ -91,7 +81,7 @@ describe('three replicas behind the shipped nginx config', () => {
     );
     expect(summarizeFailures(report.failures)).toEqual([]);
     expect(summarizeFailures(report.resets)).toEqual([]);
-    const victimAddress = `127.0.0.1:${victim.port}`;
+    const victimAddress = victim.address;
     const entries = nginx.accessLog().slice(before);
     // Requests that went to the dead replica first were answered by another one...
     const retried = entries.filter(

@@ -1,35 +1,23 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { startApp, type AppProcess } from '../helpers/e2e/app-process';
-import { requestFrom } from '../helpers/e2e/client-address';
-import { startNginx, type NginxServer } from '../helpers/e2e/nginx';
-import {
-  createTestDatabase,
-  sharedPostgresAdminUrl,
-  type TestDatabase,
-} from '../helpers/e2e/postgres';
-import { startRedis, type RedisServer } from '../helpers/e2e/redis';
+import { request } from '../../harness/http-client';
+import { startNginx, type Nginx } from '../../harness/nginx';
+import type { Database } from '../../harness/postgres';
+import { startRedis, type RedisServer } from '../../harness/redis';
+import { startApp, type AppProcess } from '../helpers/built-app';
+import { migratedDatabase } from '../helpers/e2e-database';
+import { countingInRedis, STEADY_LIMITS } from '../helpers/limits';
 
-const MIGRATE = path.resolve(__dirname, '../../dist/db/cli/migrate.js');
 /** The `/api` limit per client address in these tests. */
 const N = 10;
 
 describe('rate limits over two replicas behind nginx least_conn', () => {
-  let database: TestDatabase;
+  let database: Database;
   let redis: RedisServer;
   let apps: AppProcess[] = [];
-  let nginx: NginxServer | undefined;
+  let nginx: Nginx | undefined;
 
   beforeAll(async () => {
-    [database, redis] = await Promise.all([
-      createTestDatabase(sharedPostgresAdminUrl()),
-      startRedis(),
-    ]);
-    await promisify(execFile)(process.execPath, [MIGRATE], {
-      env: { PATH: process.env.PATH, DATABASE_URL: database.url },
-    });
+    [database, redis] = await Promise.all([migratedDatabase(), startRedis()]);
   });
   afterEach(async () => {
     await nginx?.destroy();
@@ -42,38 +30,44 @@ describe('rate limits over two replicas behind nginx least_conn', () => {
     await database?.drop();
   });
 
-  async function startReplicas(env: Record<string, string>): Promise<NginxServer> {
-    const common = {
+  async function startReplicas(env: Record<string, string>): Promise<Nginx> {
+    const common: Record<string, string> = {
       DATABASE_URL: database.url,
       TRUST_PROXY: '1',
       RATE_LIMIT_API_MAX: String(N),
+      ...STEADY_LIMITS,
       ...env,
     };
     apps = await Promise.all([startApp({ env: common }), startApp({ env: common })]);
-    nginx = await startNginx(apps.map((app) => app.port));
+    if (common.REDIS_URL) await Promise.all(apps.map((app) => countingInRedis(app.url)));
+    nginx = await startNginx({ upstreams: apps.map((app) => app.address) });
     return nginx;
   }
 
   /** `total` requests from the client address `from` through nginx, five at a time. */
-  async function burst(proxy: NginxServer, from: string, urlPath: string, total: number) {
+  async function burst(proxy: Nginx, from: string, urlPath: string, total: number) {
     const statuses: number[] = [];
     for (let sent = 0; sent < total; sent += 5) {
       const batch = Array.from({ length: Math.min(5, total - sent) }, () =>
-        requestFrom(from, `${proxy.url}${urlPath}`).then((res) => res.status),
+        request(`${proxy.url}${urlPath}`, { from }).then((res) => res.status),
       );
       statuses.push(...(await Promise.all(batch)));
     }
     return statuses;
   }
 
-  /** For each replica (by port): how many requests to `urlPath` it answered, and how many passed the limiter. */
-  function perReplica(proxy: NginxServer, urlPath: string) {
-    const lines = proxy.accessLog().filter((line) => line.includes(` GET ${urlPath} `));
+  /**
+   * For each replica: how many of the `total` requests to `urlPath` it answered, and how many
+   * passed the limiter.
+   */
+  async function perReplica(proxy: Nginx, urlPath: string, total: number) {
+    const entries = await proxy.accessLogAfter(0, total, (entry) => entry.path === urlPath);
+    expect(entries).toHaveLength(total);
     return apps.map((app) => {
-      const served = lines.filter((line) => line.endsWith(`upstream=127.0.0.1:${app.port}`));
+      const served = entries.filter((entry) => entry.upstreams.at(-1) === app.address);
       return {
         served: served.length,
-        passed: served.filter((line) => line.split(' ')[1] === '404').length,
+        passed: served.filter((entry) => entry.status === 404).length,
       };
     });
   }
@@ -87,7 +81,7 @@ describe('rate limits over two replicas behind nginx least_conn', () => {
       passed: N,
       limited: 2 * N,
     });
-    const replicas = perReplica(proxy, '/api/counted');
+    const replicas = await perReplica(proxy, '/api/counted', 3 * N);
     for (const replica of replicas) expect(replica.served).toBeGreaterThan(0);
 
     // One count in Redis for the client's real address (nginx connects from 127.0.0.1).
@@ -98,7 +92,7 @@ describe('rate limits over two replicas behind nginx least_conn', () => {
       inspector.disconnect();
     }
 
-    const ready = await fetch(`${proxy.url}/health/ready`).then((res) => res.json());
+    const ready = (await request(`${proxy.url}/health/ready`)).body;
     expect(ready).toMatchObject({ status: 'ok', rateLimit: { store: 'redis', scope: 'fleet' } });
     for (const app of apps) {
       expect(app.logs()).toContainEqual(
@@ -111,21 +105,23 @@ describe('rate limits over two replicas behind nginx least_conn', () => {
     const proxy = await startReplicas({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'xff-test:' });
     await burst(proxy, '127.0.0.3', '/api/spoof', N);
     for (const forged of ['203.0.113.50', '203.0.113.51, 198.51.100.9']) {
-      const res = await requestFrom('127.0.0.3', `${proxy.url}/api/spoof`, {
+      const res = await request(`${proxy.url}/api/spoof`, {
+        from: '127.0.0.3',
         headers: { 'X-Forwarded-For': forged },
       });
       expect(res.status).toBe(429);
       expect(res.headers.ratelimit).toMatch(/^"api"; r=0; t=\d+$/);
-      expect(JSON.parse(res.body)).toMatchObject({ code: 'RATE_LIMITED' });
+      expect(res.body).toMatchObject({ code: 'RATE_LIMITED' });
     }
     // Another client behind the same nginx has its own count.
-    expect((await requestFrom('127.0.0.4', `${proxy.url}/api/spoof`)).status).toBe(404);
+    expect((await request(`${proxy.url}/api/spoof`, { from: '127.0.0.4' })).status).toBe(404);
 
     // The sign-in limiters stack on the same request without tripping express-rate-limit's
     // double-count check, which tells Redis stores apart by their prefix.
-    const login = await requestFrom('127.0.0.5', `${proxy.url}/api/auth/login`, {
+    const login = await request(`${proxy.url}/api/auth/login`, {
+      from: '127.0.0.5',
       method: 'POST',
-      body: JSON.stringify({ email: 'someone@example.com', password: 'x' }),
+      json: { email: 'someone@example.com', password: 'x' },
     });
     expect(login.status).toBe(401); // through every limiter to the route: no such account
     expect(login.headers.ratelimit).toMatch(/"api"; r=\d+; t=\d+, "auth"; .*, "auth-email"; /);
@@ -147,7 +143,7 @@ describe('rate limits over two replicas behind nginx least_conn', () => {
   it('without Redis: each replica counts on its own, so one client gets up to N per replica', async () => {
     const proxy = await startReplicas({});
     const statuses = await burst(proxy, '127.0.0.2', '/api/counted', 3 * N);
-    const replicas = perReplica(proxy, '/api/counted');
+    const replicas = await perReplica(proxy, '/api/counted', 3 * N);
     for (const replica of replicas) {
       expect(replica.served).toBeGreaterThan(0);
       expect(replica.passed).toBe(Math.min(N, replica.served));
@@ -158,9 +154,7 @@ describe('rate limits over two replicas behind nginx least_conn', () => {
     expect(passed).toBe(replicas.reduce((sum, replica) => sum + replica.passed, 0));
     expect(passed).toBeGreaterThan(N);
 
-    const ready = (await fetch(`${proxy.url}/health/ready`).then((res) => res.json())) as {
-      rateLimit: unknown;
-    };
+    const ready = (await request(`${proxy.url}/health/ready`)).body as { rateLimit: unknown };
     expect(ready.rateLimit).toEqual({ store: 'memory', scope: 'process' });
     for (const app of apps) {
       const startup = app.logs().find((line) => line.component === 'rate-limit');

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { startPostgres, type PostgresServer } from './e2e/postgres';
+import { startPostgres, type PostgresServer } from '../../harness/postgres';
 
 declare global {
   // Shared with e2e.global-teardown.ts, which jest runs in this same process.

@@ -1,8 +1,8 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import type { Express, Router } from 'express';
+import { LogCapture } from '../../harness/log-capture';
 import { createApp } from '../../src/app';
 import { composeServer, type ServerRoot } from '../../src/composition/root';
 import { loadConfig } from '../../src/config';
@@ -29,7 +29,7 @@ export interface TestApp extends Pick<
 export interface TestAppOptions {
   statusProviders?: readonly StatusProvider[];
   /** Routers built from the app's database, mounted as `AppOptions.extraRouters`. */
-  extraRoutes?: (db: Database) => readonly Router[];
+  extraRouters?: (db: Database) => readonly Router[];
 }
 
 const violations: ReplyViolation[] = [];
@@ -58,23 +58,15 @@ export async function createTestApp(
     env: { NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'debug', ...GENEROUS_LIMITS, ...env },
     envFile: false,
   });
-  const logs: Array<Record<string, unknown>> = [];
-  const logDestination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
-      }
-      callback();
-    },
-  });
+  const logs = new LogCapture();
   const root = await composeServer(loaded, {
-    logDestination,
+    logDestination: logs.stream(),
     clusterWorker: false,
     // The template is migrated already: skip loading the migration engine in every file.
     migrateEmbedded: false,
   });
   const app = createApp(root, {
-    extraRouters: options.extraRoutes?.(root.db),
+    extraRouters: options.extraRouters?.(root.db),
     statusProviders: options.statusProviders ?? [],
     onReplyViolation: (violation) => violations.push(violation),
   });
@@ -86,7 +78,7 @@ export async function createTestApp(
     redis: root.redis,
     metrics: root.metrics,
     logger: root.logger,
-    logs,
+    logs: logs.lines,
     startShutdown: () => root.beginShutdown(),
     async close() {
       await root.close();

@@ -10,7 +10,7 @@ import { PGliteAdapterFactory } from '../../src/db/embedded-database';
 import { errorHandler } from '../../src/http/error-handler';
 import { installRequestContext } from '../../src/http/request-context';
 import { createLogger } from '../../src/logger';
-import { freePort } from '../helpers/e2e/ports';
+import { freePort } from '../../harness/ports';
 
 // Every error here comes from a real Prisma client failing for real: the predicate must follow
 // what Prisma actually throws, which changes between versions, not what a mock says it throws.

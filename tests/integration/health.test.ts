@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Router } from 'express';
 import request from 'supertest';
-import { freePort } from '../helpers/e2e/ports';
+import { freePort } from '../../harness/ports';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 
 const { version } = JSON.parse(
@@ -131,7 +131,7 @@ describe('when the database is gone', () => {
       {},
       {
         // A route that queries the database and lets errors propagate, like any API route.
-        extraRoutes: (db) => [
+        extraRouters: (db) => [
           Router().get('/test/query', async (_req, res) => {
             await db.ping();
             res.json({ ok: true });

@@ -39,7 +39,7 @@ describe('metrics (GET /health/metrics, GET /metrics)', () => {
     slow = slowRoute();
     t = await createTestApp(
       { INSTANCE_ID: 'web-3' },
-      { statusProviders: [jobQueue, broken], extraRoutes: () => [slow.router] },
+      { statusProviders: [jobQueue, broken], extraRouters: () => [slow.router] },
     );
   });
   afterEach(() => t.close());

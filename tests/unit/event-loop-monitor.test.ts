@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../../harness/eventually';
+import type { LogLine } from '../../harness/log-capture';
 import { startEventLoopMonitor, type EventLoopMonitor } from '../../src/metrics/event-loop-monitor';
-import { captureLogs } from '../helpers/log-capture';
+import { capturedLogger } from '../helpers/captured-logger';
 
 /** Keeps the event loop busy for `ms`, as a synchronous bug or a huge JSON.parse would. */
 function block(ms: number): void {
@@ -10,7 +12,7 @@ function block(ms: number): void {
   }
 }
 
-const warnings = (lines: Array<Record<string, unknown>>) =>
+const warnings = (lines: readonly LogLine[]) =>
   lines.filter((line) => line.msg === 'event loop delay above threshold');
 
 describe('event loop monitor', () => {
@@ -18,8 +20,10 @@ describe('event loop monitor', () => {
   afterEach(() => monitor?.stop());
 
   it('reports the delay and utilisation of a stall, until its window has passed', async () => {
-    const { logger } = captureLogs();
-    monitor = startEventLoopMonitor({ logger, warnThresholdMs: 10_000, windowMs: 300 });
+    const { logger } = capturedLogger();
+    // The stall is read within its window or the next (the first window also reports the time
+    // since start): a window of 2 s leaves a busy machine that much to run the two short sleeps.
+    monitor = startEventLoopMonitor({ logger, warnThresholdMs: 10_000, windowMs: 2_000 });
     await sleep(30);
     block(150);
     await sleep(30); // the delay histogram records the stall at its next sample
@@ -29,13 +33,15 @@ describe('event loop monitor', () => {
     expect(stats.utilization).toBeGreaterThan(0);
     expect(stats.utilization).toBeLessThanOrEqual(1);
     // A later, quiet window replaces it: the figures are recent, not since the start.
-    const deadline = Date.now() + 5_000;
-    while (monitor.stats().delayMaxMs >= 100 && Date.now() < deadline) await sleep(50);
-    expect(monitor.stats().delayMaxMs).toBeLessThan(100);
+    await eventually(() => monitor!.stats().delayMaxMs, {
+      describe: 'a quiet window after the stall',
+      intervalMs: 50,
+      until: (delayMaxMs) => delayMaxMs < 100,
+    });
   });
 
   it('reports figures before the first window ends', () => {
-    const { logger } = captureLogs();
+    const { logger } = capturedLogger();
     monitor = startEventLoopMonitor({ logger, warnThresholdMs: 50, windowMs: 60_000 });
     expect(monitor.stats()).toEqual({
       delayP50Ms: expect.any(Number),
@@ -46,7 +52,7 @@ describe('event loop monitor', () => {
   });
 
   it('logs one warning for a stall, not one per window or per stall, within the warning interval', async () => {
-    const { logger, lines } = captureLogs();
+    const { logger, lines } = capturedLogger();
     // Well above the hiccups of a busy CI machine, well below the stalls made here.
     monitor = startEventLoopMonitor({ logger, warnThresholdMs: 120, windowMs: 100 });
     await sleep(30);
@@ -68,27 +74,31 @@ describe('event loop monitor', () => {
   });
 
   it('warns again once the interval has passed, counting the windows above the threshold', async () => {
-    const { logger, lines } = captureLogs();
+    const { logger, lines } = capturedLogger();
+    const warnIntervalMs = 2_000;
     monitor = startEventLoopMonitor({
       logger,
       warnThresholdMs: 120,
       windowMs: 100,
-      warnIntervalMs: 800,
+      warnIntervalMs,
     });
     await sleep(30);
     block(200);
-    await sleep(250);
-    block(200); // within the interval: counted, not logged
-    await sleep(700);
+    // The first warning is written when the stall's window ends; the next stall comes right
+    // after, well within the interval however busy the machine: counted, not logged.
+    await eventually(() => warnings(lines).length === 1, { describe: 'the first warning' });
     block(200);
-    await sleep(250);
+    // A sleep never ends early: the interval has surely passed at the third stall.
+    await sleep(warnIntervalMs);
+    block(200);
+    await eventually(() => warnings(lines).length >= 2, { describe: 'a second warning' });
     const counts = warnings(lines).map((line) => line.windowsAbove);
     expect(counts).toEqual([1, expect.any(Number)]);
     expect(counts[1]).toBeGreaterThanOrEqual(2); // the suppressed stall, and the last one
   });
 
   it('stays quiet while delays stay under the threshold, and after it is stopped', async () => {
-    const { logger, lines } = captureLogs();
+    const { logger, lines } = capturedLogger();
     monitor = startEventLoopMonitor({ logger, warnThresholdMs: 1_000, windowMs: 100 });
     block(150);
     await sleep(250);

@@ -1,12 +1,12 @@
 import http from 'node:http';
 import net from 'node:net';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger } from '../../src/logger';
+import { tryConnect } from '../../harness/ports';
 import {
   createGracefulShutdown,
   type GracefulShutdownOptions,
 } from '../../src/http/graceful-shutdown';
+import { capturedLogger } from '../helpers/captured-logger';
 
 /**
  * A real HTTP server on a free port: `/held` answers when the test calls `release()`,
@@ -50,18 +50,6 @@ function get(port: number, path: string, agent: http.Agent | false = false): Pro
   });
 }
 
-/** Resolves with the error code of a new TCP connection attempt, or 'connected'. */
-function connect(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve('connected');
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
-  });
-}
-
 /** Resolves once the server has received a request for `path` (it is then in flight). */
 function received(server: http.Server, path: string): Promise<void> {
   return new Promise((resolve) => {
@@ -76,22 +64,12 @@ function received(server: http.Server, path: string): Promise<void> {
 
 /** Resolves once new connections are refused (the listener has closed). */
 async function refused(port: number): Promise<void> {
-  while ((await connect(port)) !== 'ECONNREFUSED') await sleep(20);
+  while ((await tryConnect(port)) !== 'ECONNREFUSED') await sleep(20);
 }
 
 function harness(server: http.Server, options: Partial<GracefulShutdownOptions> = {}) {
   const events: string[] = [];
-  const logs: Array<Record<string, unknown>> = [];
-  const logger = createLogger({
-    level: 'info',
-    instanceId: 'test',
-    destination: new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        callback();
-      },
-    }),
-  });
+  const { logger, lines: logs } = capturedLogger('info');
   const shutdown = createGracefulShutdown({
     server,
     logger,

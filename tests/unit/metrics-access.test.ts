@@ -3,7 +3,7 @@ import request from 'supertest';
 import { restrictMetricsAccess } from '../../src/health/metrics-access';
 import { errorHandler } from '../../src/http/error-handler';
 import { installRequestContext } from '../../src/http/request-context';
-import { captureLogs } from '../helpers/log-capture';
+import { capturedLogger } from '../helpers/captured-logger';
 
 const TOKEN = 'metrics-token-0123456789';
 
@@ -14,7 +14,7 @@ function appWith(
 ): express.Express {
   const app = express();
   app.set('trust proxy', trustProxy);
-  app.use(installRequestContext(app, { logger: captureLogs('silent').logger }));
+  app.use(installRequestContext(app, { logger: capturedLogger('silent').logger }));
   app.get(
     '/metrics',
     restrictMetricsAccess({ token: settings.token, allow: settings.allow }),

@@ -1,14 +1,15 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LogCapture, waitForLog, type LogLine } from '../../harness/log-capture';
 
 const FIXTURE = path.resolve(__dirname, '../fixtures/process/lifecycle.ts');
 
 interface Fixture {
   child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
-  /** Resolves with the first line matching `predicate`, as soon as it is printed. */
-  line(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  lines: LogLine[];
+  /** Resolves with the first line matching `predicate`, once it is printed. */
+  line(predicate: (line: LogLine) => boolean): Promise<LogLine>;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -19,33 +20,23 @@ async function start(mode: string, env: Record<string, string> = {}): Promise<Fi
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<() => void> = [];
-  let buffered = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    const complete = buffered.split('\n');
-    buffered = complete.pop() ?? '';
-    for (const text of complete) if (text.startsWith('{')) lines.push(JSON.parse(text));
-    for (const wake of waiters.splice(0)) wake();
-  });
+  const capture = new LogCapture();
+  child.stdout?.on('data', (chunk: Buffer) => capture.push(chunk.toString('utf8')));
+  let ended = false;
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    // 'close', not 'exit': by then its output has all been read.
+    child.once('close', (code, signal) => {
+      ended = true;
+      resolve({ code, signal });
+    }),
   );
-  const line = async (predicate: (line: Record<string, unknown>) => boolean) => {
-    for (;;) {
-      const found = lines.find(predicate);
-      if (found) return found;
-      const ended = await Promise.race([
-        new Promise<false>((resolve) => waiters.push(() => resolve(false))),
-        exit.then(() => true),
-      ]);
-      if (ended && !lines.some(predicate))
-        throw new Error(`the fixture exited first; it printed ${JSON.stringify(lines)}`);
-    }
-  };
+  const line = (predicate: (line: LogLine) => boolean) =>
+    waitForLog(() => capture.lines, predicate, {
+      ended: () => ended,
+      context: () => JSON.stringify(capture.lines),
+    });
   await line((l) => l.event === 'ready');
-  return { child, lines, line, exit };
+  return { child, lines: capture.lines, line, exit };
 }
 
 const events = (fixture: Fixture) =>

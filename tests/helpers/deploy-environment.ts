@@ -1,27 +1,29 @@
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
-  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { spawnTracked } from './child-processes';
+import { register } from '../../harness/auth-api';
+import { eventually } from '../../harness/eventually';
 import {
   startLoad,
   waitForRequests,
   type LoadFailure,
   type LoadReport,
   type RunningLoad,
-} from './load-generator';
-import { createTestDatabase, sharedPostgresAdminUrl, type TestDatabase } from './postgres';
-import { startShippedNginx, type ShippedNginx } from './shipped-nginx';
+} from '../../harness/load-generator';
+import { parseLogLines, type LogLine } from '../../harness/log-capture';
+import { startNginx, type Nginx } from '../../harness/nginx';
+import { createDatabase, type Database } from '../../harness/postgres';
+import { startProcess } from '../../harness/processes';
+import { makeTempDir, removeTempDir } from '../../harness/temp-dirs';
+import { sharedPostgresAdminUrl } from './e2e-database';
 
-const ROOT = path.resolve(__dirname, '../../..');
+const ROOT = path.resolve(__dirname, '../..');
 
 /** One line of the local driver's `<state dir>/instances`. */
 export interface DeployedInstance {
@@ -41,8 +43,8 @@ export interface DeployRun {
 export interface DeployEnvironment {
   /** A temp folder of this environment, removed with it. */
   tmp: string;
-  nginx: ShippedNginx;
-  database: TestDatabase;
+  nginx: Nginx;
+  database: Database;
   envFile: string;
   stateDir: string;
   /**
@@ -56,7 +58,7 @@ export interface DeployEnvironment {
   /** The instances the state dir records now. */
   instances(): DeployedInstance[];
   /** Parsed JSON log lines of an instance, from the state dir. */
-  instanceLogs(name: string): Array<Record<string, unknown>>;
+  instanceLogs(name: string): LogLine[];
   destroy(): Promise<void>;
 }
 
@@ -73,12 +75,12 @@ export const TEST_SECRETS = {
  * instance out of nginx before they stop it: the tests prove that ordering alone.
  */
 export async function startDeployEnvironment(): Promise<DeployEnvironment> {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'e2e-deploy-'));
+  const tmp = makeTempDir('e2e-deploy-');
   const stateDir = path.join(tmp, 'state');
   const envFile = path.join(tmp, 'app.env');
   const [database, nginx] = await Promise.all([
-    createTestDatabase(sharedPostgresAdminUrl()),
-    startShippedNginx(),
+    createDatabase(sharedPostgresAdminUrl()),
+    startNginx(),
   ]);
   const vars: Record<string, string> = {
     NODE_ENV: 'production',
@@ -122,7 +124,7 @@ export async function startDeployEnvironment(): Promise<DeployEnvironment> {
       return dir;
     },
     async deploy(strategy, version, args = []) {
-      const proc = spawnTracked(
+      const proc = startProcess(
         'bash',
         [
           path.join(ROOT, 'scripts', `deploy-${strategy}.sh`),
@@ -136,22 +138,22 @@ export async function startDeployEnvironment(): Promise<DeployEnvironment> {
           ...args,
           version,
         ],
-        { env: { PATH: process.env.PATH, HOME: process.env.HOME ?? tmp } },
+        {
+          name: `deploy-${strategy}.sh`,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME ?? tmp },
+        },
       );
       const code = await proc.exited;
       return { code, output: proc.output() };
     },
     instances: () => readInstances(stateDir),
     instanceLogs: (name) =>
-      readFileSync(path.join(stateDir, 'logs', `${name}.log`), 'utf8')
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
+      parseLogLines(readFileSync(path.join(stateDir, 'logs', `${name}.log`), 'utf8')),
     async destroy() {
       await stopEveryInstance(stateDir);
       await nginx.destroy();
       await database.drop();
-      rmSync(tmp, { recursive: true, force: true });
+      removeTempDir(tmp);
     },
   };
   return env;
@@ -220,10 +222,13 @@ export async function stopEveryInstance(stateDir: string): Promise<void> {
     ...liveInstances(stateDir).map((i) => i.pid),
   ]);
   for (const pid of pids) process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + 15_000;
-  while ([...pids].some(isRunning) && Date.now() < deadline)
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  for (const pid of pids) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
+  await eventually(() => [...pids].filter(isRunning), {
+    describe: 'every instance to exit after SIGTERM',
+    timeoutMs: 15_000,
+    until: (left) => left.length === 0,
+  }).catch(() => {
+    for (const pid of pids) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
+  });
 }
 
 /** A login: what a client keeps (the load rotates `refreshToken` in place). */
@@ -241,15 +246,10 @@ export async function registerSessions(
 ): Promise<Session[]> {
   const sessions: Session[] = [];
   for (let i = 0; i < count; i++) {
-    const email = `${label}-${i}@example.com`;
-    const res = await fetch(`${baseUrl}/api/auth/register`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ email, password: 'correct horse battery staple' }),
+    const { email, accessToken, refreshToken } = await register(baseUrl, {
+      email: `${label}-${i}@example.com`,
     });
-    if (res.status !== 201) throw new Error(`register ${email}: ${res.status} ${await res.text()}`);
-    const body = (await res.json()) as { accessToken: string; refreshToken: string };
-    sessions.push({ email, accessToken: body.accessToken, refreshToken: body.refreshToken });
+    sessions.push({ email, accessToken, refreshToken });
   }
   return sessions;
 }

@@ -1,11 +1,19 @@
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from './eventually';
+import { request, type Reply } from './http-client';
 
 /** One request of a load worker. */
 export interface LoadRequest {
   method: 'GET' | 'POST';
   path: string;
+  /** Where to send it, when not to the load's `baseUrl` (load spread over several servers). */
+  baseUrl?: string;
   headers?: Record<string, string>;
   body?: unknown;
+  /** Which statuses are a success (default: 2xx and 3xx). */
+  accept?: (status: number) => boolean;
   /** Receives the JSON reply of a success, e.g. to chain refresh tokens. */
   onSuccess?: (body: unknown) => void;
 }
@@ -18,6 +26,8 @@ export interface LoadOptions {
   next: (worker: number) => LoadRequest;
   /** Pause of each worker between a reply and its next request, to keep the rate moderate. */
   pauseMs?: number;
+  /** A request with no complete reply within this is a failure (default 15 s). */
+  timeoutMs?: number;
   /**
    * Resend a request whose keep-alive connection the server closed before sending any byte of a
    * reply, as HTTP clients do for a reused connection (Go's net/http, browsers; RFC 9112 9.3.1),
@@ -29,7 +39,7 @@ export interface LoadOptions {
   retryConnectionResets?: boolean;
 }
 
-/** A request that did not end in a 2xx/3xx reply. */
+/** A request that did not end in an accepted reply. */
 export interface LoadFailure {
   method: string;
   path: string;
@@ -56,57 +66,53 @@ export interface RunningLoad {
   stop(): Promise<LoadReport>;
 }
 
-// What undici reports when the peer closed the connection before a reply: "other side closed"
-// (FIN), a reset, or a write to a closed socket.
-const CONNECTION_CLOSED = ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE'];
+// What node:http reports when the peer closed a connection before a reply: "socket hang up"
+// (ECONNRESET, also for a FIN), a reset, or a write to a closed socket.
+const CONNECTION_CLOSED = ['ECONNRESET', 'EPIPE'];
 const MAX_RESENDS = 3;
 const isClosed = (failure: LoadFailure) =>
   CONNECTION_CLOSED.some((code) => failure.outcome.startsWith(`network: ${code} `));
+const isSuccess = (status: number) => status >= 200 && status < 400;
 
 /**
- * Sends requests from `concurrency` workers over keep-alive connections (Node's fetch) until
- * stopped. Every request carries its own X-Request-Id, which nginx forwards and logs, so each
- * outcome can be traced to nginx's and the app's logs. Any reply outside 2xx/3xx, any timeout and
- * any network error is a failure.
+ * Sends requests from `concurrency` workers over keep-alive connections until stopped. Every
+ * request carries its own X-Request-Id, which nginx forwards and logs, so each outcome can be
+ * traced to nginx's and the app's logs. Any reply that is not accepted, any timeout and any
+ * network error is a failure.
  */
 export function startLoad({
   baseUrl,
   concurrency,
   next,
   pauseMs = 20,
+  timeoutMs = 15_000,
   retryConnectionResets = false,
 }: LoadOptions): RunningLoad {
   const report: LoadReport = { sent: 0, failures: [], resets: [], byPath: {}, durationMs: 0 };
   const startedAt = Date.now();
+  const agent = new http.Agent({ keepAlive: true });
   let stopping = false;
 
-  async function attempt(request: LoadRequest): Promise<{ ok: true } | LoadFailure> {
+  async function attempt(load: LoadRequest): Promise<{ ok: true } | LoadFailure> {
     const requestId = randomBytes(16).toString('hex');
-    const base = { method: request.method, path: request.path, requestId };
-    let res: Response;
+    const base = { method: load.method, path: load.path, requestId };
+    let reply: Reply;
     try {
-      res = await fetch(`${baseUrl}${request.path}`, {
-        method: request.method,
-        headers: {
-          'X-Request-Id': requestId,
-          ...(request.body === undefined ? {} : { 'Content-Type': 'application/json' }),
-          ...request.headers,
-        },
-        body: request.body === undefined ? undefined : JSON.stringify(request.body),
-        signal: AbortSignal.timeout(15_000),
+      reply = await request(`${load.baseUrl ?? baseUrl}${load.path}`, {
+        method: load.method,
+        headers: { 'X-Request-Id': requestId, ...load.headers },
+        json: load.body,
+        timeoutMs,
+        agent,
       });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      return {
-        ...base,
-        outcome: `network: ${cause?.code ?? ''} ${cause?.message ?? String(error)}`,
-      };
+      const { code, message } = error as NodeJS.ErrnoException;
+      return { ...base, outcome: `network: ${code ?? ''} ${message}` };
     }
+    if (!(load.accept ?? isSuccess)(reply.status))
+      return { ...base, outcome: `HTTP ${reply.status} ${reply.text.slice(0, 200)}` };
     try {
-      const text = await res.text();
-      if (res.status >= 400)
-        return { ...base, outcome: `HTTP ${res.status} ${text.slice(0, 200)}` };
-      request.onSuccess?.(text ? JSON.parse(text) : undefined);
+      load.onSuccess?.(reply.body);
       return { ok: true };
     } catch (error) {
       return { ...base, outcome: `reading the reply: ${String(error)}` };
@@ -115,8 +121,8 @@ export function startLoad({
 
   async function worker(index: number): Promise<void> {
     while (!stopping) {
-      const request = next(index);
-      let result = await attempt(request);
+      const load = next(index);
+      let result = await attempt(load);
       for (
         let retries = 0;
         retryConnectionResets && retries < MAX_RESENDS && 'outcome' in result && isClosed(result);
@@ -125,13 +131,13 @@ export function startLoad({
         report.resets.push(result);
         // One reload closes every idle connection at once: let the client see the others close
         // before it picks a connection for the resend.
-        await new Promise((resolve) => setTimeout(resolve, 5));
-        result = await attempt(request);
+        await sleep(5);
+        result = await attempt(load);
       }
       report.sent += 1;
-      report.byPath[request.path] = (report.byPath[request.path] ?? 0) + 1;
+      report.byPath[load.path] = (report.byPath[load.path] ?? 0) + 1;
       if ('outcome' in result) report.failures.push(result);
-      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      if (pauseMs > 0) await sleep(pauseMs);
     }
   }
 
@@ -141,6 +147,7 @@ export function startLoad({
     async stop() {
       stopping = true;
       await Promise.all(workers);
+      agent.destroy();
       report.durationMs = Date.now() - startedAt;
       return report;
     },
@@ -151,14 +158,15 @@ export function startLoad({
 export async function waitForRequests(
   load: RunningLoad,
   count: number,
-  timeoutMs = 60_000,
+  timeoutMs = 120_000,
 ): Promise<void> {
   const target = load.progress().sent + count;
-  const deadline = Date.now() + timeoutMs;
-  while (load.progress().sent < target) {
-    if (Date.now() > deadline) throw new Error(`the load did not send ${count} requests in time`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await eventually(() => load.progress().sent, {
+    describe: `the load to end ${count} more requests (${target} in all)`,
+    timeoutMs,
+    intervalMs: 20,
+    until: (sent) => sent >= target,
+  });
 }
 
 /** Failures as short lines (the first `limit`), for assertion messages. */

@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { findBinary } from './binaries';
-import { spawnTracked, type RunningProcess } from './child-processes';
 import { freePort, waitForPort } from './ports';
+import { startProcess, type ManagedProcess } from './processes';
+import { makeTempDir, removeTempDir } from './temp-dirs';
 
-/** A Redis server this test owns (never the machine's shared one): it may stop and restart it. */
+/** A Redis server the caller owns (never the machine's shared one): it may stop and restart it. */
 export interface RedisServer {
   url: string;
   port: number;
@@ -19,27 +17,21 @@ export interface RedisServer {
 export async function startRedis(): Promise<RedisServer> {
   const binary = findBinary('redis-server');
   const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'e2e-redis-'));
-  let proc: RunningProcess | undefined;
+  const dir = makeTempDir('harness-redis-');
+  let proc: ManagedProcess | undefined;
   const server: RedisServer = {
     url: `redis://127.0.0.1:${port}`,
     port,
     async start() {
-      proc = spawnTracked(binary, [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        dir,
-      ]);
-      await waitForPort(port).catch((error: Error) => {
-        throw new Error(`redis-server did not start: ${error.message}\n${proc?.output()}`);
-      });
+      proc = startProcess(
+        binary,
+        [
+          ...['--port', String(port), '--bind', '127.0.0.1'],
+          ...['--save', '', '--appendonly', 'no', '--dir', dir],
+        ],
+        { name: 'redis-server' },
+      );
+      await waitForPort(port, { owner: proc });
     },
     async stop() {
       await proc?.stop('SIGTERM');
@@ -47,7 +39,7 @@ export async function startRedis(): Promise<RedisServer> {
     },
     async destroy() {
       await server.stop();
-      rmSync(dir, { recursive: true, force: true });
+      removeTempDir(dir);
     },
   };
   await server.start();

@@ -2,13 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
+const POSTGRES_HINT =
+  'the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@17)';
 const INSTALL_HINT: Record<string, string> = {
   nginx: 'nginx (Debian/Ubuntu: apt-get install nginx; macOS: brew install nginx)',
   'redis-server': 'Redis (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)',
-  initdb:
-    'the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@17)',
-  pg_ctl:
-    'the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@17)',
+  initdb: POSTGRES_HINT,
+  pg_ctl: POSTGRES_HINT,
   'docker-compose':
     'Docker Compose, which validates compose files without a Docker engine (Debian/Ubuntu: apt-get install docker-compose)',
   shellcheck:
@@ -16,8 +16,9 @@ const INSTALL_HINT: Record<string, string> = {
 };
 
 /**
- * The absolute path of a binary the e2e tier needs. A missing binary fails the test with how to
- * install it (or run scripts/install-system-deps.sh): the tier never skips silently.
+ * The absolute path of a system binary the e2e tier or the bench needs. A missing binary fails
+ * with how to install it (or run scripts/install-system-deps.sh): the e2e tier never skips
+ * silently, and the bench says what it skipped.
  */
 export function findBinary(name: string): string {
   const candidates = [
@@ -35,7 +36,7 @@ export function findBinary(name: string): string {
     if (dir && existsSync(file)) return file;
   }
   throw new Error(
-    `The e2e tests need \`${name}\`, which is not installed. Install ${INSTALL_HINT[name] ?? name}, ` +
+    `\`${name}\` is needed but not installed. Install ${INSTALL_HINT[name] ?? name}, ` +
       'or run scripts/install-system-deps.sh as root.',
   );
 }
@@ -43,7 +44,7 @@ export function findBinary(name: string): string {
 /** Whether this process runs as root (PostgreSQL's initdb refuses to). */
 export const isRoot = () => process.getuid?.() === 0;
 
-/** Runs a command synchronously, as the `postgres` user when we are root. */
+/** Runs a command synchronously, as the `postgres` user when we are root; returns its stdout. */
 export function runAsPostgresUser(
   command: string,
   args: string[],

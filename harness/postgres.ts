@@ -1,15 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { chownSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { findBinary, isRoot, runAsPostgresUser } from './binaries';
 import { freePort } from './ports';
+import { makeTempDir, removeTempDir } from './temp-dirs';
 
-/** A PostgreSQL server this test run owns: it may stop and start it at will. */
+/** A PostgreSQL server the caller owns: it may stop and start it at will. */
 export interface PostgresServer {
-  /** URL of the `postgres` database, for creating and dropping test databases. */
+  /** URL of the `postgres` database, for creating and dropping databases. */
   adminUrl: string;
   port: number;
   stop(): void;
@@ -20,12 +20,12 @@ export interface PostgresServer {
 /**
  * Starts a private PostgreSQL cluster on a free port in a temp folder (about 2 s): initdb, then
  * pg_ctl start, as the `postgres` user when we are root (initdb refuses to run as root).
- * Durability is off (fsync, synchronous_commit): the data is thrown away after the run.
+ * Durability is off (fsync, synchronous_commit): the data is thrown away afterwards.
  */
 export async function startPostgres(): Promise<PostgresServer> {
   const initdb = findBinary('initdb');
   const pgCtl = findBinary('pg_ctl');
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'e2e-pg-'));
+  const dir = makeTempDir('harness-pg-');
   if (isRoot()) {
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
@@ -61,7 +61,19 @@ export async function startPostgres(): Promise<PostgresServer> {
     port,
     start() {
       try {
-        runAsPostgresUser(pgCtl, ['-D', data, '-l', log, '-o', options, '-w', '-t', '30', 'start']);
+        // pg_ctl waits for the server itself (-w); 120 s bounds a hang on a busy machine.
+        runAsPostgresUser(pgCtl, [
+          '-D',
+          data,
+          '-l',
+          log,
+          '-o',
+          options,
+          '-w',
+          '-t',
+          '120',
+          'start',
+        ]);
       } catch (error) {
         const tail = existsSync(log) ? readFileSync(log, 'utf8').slice(-2000) : '';
         throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${tail}`, {
@@ -70,7 +82,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       }
     },
     stop() {
-      runAsPostgresUser(pgCtl, ['-D', data, '-m', 'fast', '-w', '-t', '30', 'stop']);
+      runAsPostgresUser(pgCtl, ['-D', data, '-m', 'fast', '-w', '-t', '120', 'stop']);
     },
     destroy() {
       try {
@@ -78,22 +90,22 @@ export async function startPostgres(): Promise<PostgresServer> {
       } catch {
         // already stopped
       }
-      rmSync(dir, { recursive: true, force: true });
+      removeTempDir(dir);
     },
   };
   server.start();
   return server;
 }
 
-/** A database of its own for one test file, on a server given by its admin URL. */
-export interface TestDatabase {
+/** A database of its own, on a server given by its admin URL. */
+export interface Database {
   url: string;
   drop(): Promise<void>;
 }
 
 /** Creates an empty database with a random name (so test files can run in parallel). */
-export async function createTestDatabase(adminUrl: string): Promise<TestDatabase> {
-  const name = `e2e_${randomBytes(6).toString('hex')}`;
+export async function createDatabase(adminUrl: string): Promise<Database> {
+  const name = `harness_${randomBytes(6).toString('hex')}`;
   await withClient(adminUrl, (client) => client.query(`CREATE DATABASE "${name}"`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
@@ -108,21 +120,11 @@ export async function createTestDatabase(adminUrl: string): Promise<TestDatabase
 
 /** Runs `use` with a connected client, always closing it. */
 export async function withClient<T>(url: string, use: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 15_000 });
   await client.connect();
   try {
     return await use(client);
   } finally {
     await client.end();
   }
-}
-
-/** The PostgreSQL server shared by the e2e run (see e2e.global-setup.ts). */
-export function sharedPostgresAdminUrl(): string {
-  const url = process.env.E2E_POSTGRES_ADMIN_URL;
-  if (!url)
-    throw new Error(
-      'E2E_POSTGRES_ADMIN_URL is not set: run e2e tests through jest --selectProjects e2e',
-    );
-  return url;
 }

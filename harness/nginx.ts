@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { findBinary } from './binaries';
-import { spawnTracked, type RunningProcess } from './child-processes';
+import { eventually } from './eventually';
 import { freePort, waitForPort } from './ports';
+import { startProcess } from './processes';
+import { makeTempDir, removeTempDir } from './temp-dirs';
 
 /** The repository's nginx/ folder: what production runs. */
-export const SHIPPED_NGINX_DIR = path.resolve(__dirname, '../../../nginx');
+export const SHIPPED_NGINX_DIR = path.resolve(__dirname, '..', 'nginx');
 
 /** One line of the shipped `main` access log format. */
 export interface AccessLogEntry {
@@ -20,25 +21,23 @@ export interface AccessLogEntry {
   requestId: string;
 }
 
-/** nginx running the shipped configuration, in a temp prefix this test owns. */
-export interface ShippedNginx {
-  url: string;
-  port: number;
-  prefix: string;
-  /** The upstream list the deploy scripts rewrite: `<prefix>/upstreams/api.conf`. */
-  upstreamsFile: string;
-  /** The options that point `scripts/deploy-*.sh --driver local` at this nginx. */
-  deployArgs: string[];
-  /** Rewrites the upstream list (`host:port` each) and reloads, as the deploy scripts do. */
-  setUpstreams(addresses: readonly string[]): void;
-  /** The addresses the upstream list names now (servers marked `down` left out). */
-  upstreamAddresses(): string[];
-  accessLog(): AccessLogEntry[];
-  destroy(): Promise<void>;
+export interface NginxOptions {
+  /** The replicas, `host:port` each; with none, a single `down` server (nginx needs one). */
+  upstreams?: readonly string[];
+  /**
+   * Lift `keepalive_requests` out of reach. nginx closes a client's keep-alive connection after
+   * 1,000 requests, announcing it with `Connection: close`; autocannon does not honour that
+   * header and writes its next request anyway, which nginx answers with a reset: 2 to 6 "errors"
+   * per 10 s run that no real client would see (measured; none once the limit is out of reach).
+   * Only the bench needs this.
+   */
+  endlessKeepAlive?: boolean;
+  /** Where nginx's stdout and stderr go (default: memory). */
+  outputFile?: string;
 }
 
 /** The shipped nginx/ folder copied into a temp prefix, ready for `nginx -p <prefix>`. */
-export interface ShippedNginxPrefix {
+export interface NginxPrefix {
   prefix: string;
   conf: string;
   errorLog: string;
@@ -57,13 +56,14 @@ export interface ShippedNginxPrefix {
  * - nginx.conf: `pid` and `error_log` lines are added and the access log moves into the prefix
  *   (the defaults are the machine's /run/nginx.pid and /var/log/nginx, shared with any other nginx);
  * - upstreams/api.conf is written with the given addresses (the shipped `api:3001` resolves only on
- *   the compose network); with none, a single `down` server, as nginx needs at least one.
+ *   the compose network);
+ * - with `endlessKeepAlive`, `keepalive_requests` is added next to `keepalive_timeout`.
  */
-export function prepareShippedNginx(
+export function prepareNginx(
   port: number,
-  upstreams: readonly string[] = [],
-): ShippedNginxPrefix {
-  const prefix = mkdtempSync(path.join(os.tmpdir(), 'e2e-shipped-nginx-'));
+  { upstreams = [], endlessKeepAlive = false }: NginxOptions = {},
+): NginxPrefix {
+  const prefix = makeTempDir('harness-nginx-');
   cpSync(SHIPPED_NGINX_DIR, prefix, { recursive: true });
   mkdirSync(path.join(prefix, 'logs'));
   const conf = path.join(prefix, 'nginx.conf');
@@ -81,6 +81,12 @@ export function prepareShippedNginx(
     /access_log \/var\/log\/nginx\/access\.log main;/,
     `access_log ${accessLog} main;`,
   );
+  if (endlessKeepAlive)
+    replaceOnce(
+      conf,
+      /^(\s*)keepalive_timeout 65s;$/m,
+      '$1keepalive_timeout 65s;\n$1keepalive_requests 100000000;',
+    );
   replaceOnce(
     path.join(prefix, 'conf.d', 'api.conf'),
     /listen 80 default_server;/,
@@ -99,21 +105,56 @@ export function prepareShippedNginx(
   return { prefix, conf, errorLog, accessLog, upstreamsFile, writeUpstreams };
 }
 
+/** nginx running the shipped configuration, in a temp prefix the caller owns. */
+export interface Nginx {
+  url: string;
+  port: number;
+  prefix: string;
+  /** The upstream list the deploy scripts rewrite: `<prefix>/upstreams/api.conf`. */
+  upstreamsFile: string;
+  /** nginx's error log, in the prefix. */
+  errorLog: string;
+  /** The options that point `scripts/deploy-*.sh --driver local` at this nginx. */
+  deployArgs: string[];
+  /** Rewrites the upstream list (`host:port` each) and reloads, as the deploy scripts do. */
+  setUpstreams(addresses: readonly string[]): void;
+  /** The addresses the upstream list names now (servers marked `down` left out). */
+  upstreamAddresses(): string[];
+  /** The access log so far, parsed. */
+  accessLog(): AccessLogEntry[];
+  /**
+   * Resolves with the entries after the first `mark` ones that match `filter`, once there are at
+   * least `count` of them: nginx writes a request's line after it has sent the reply, so a client
+   * that has all its replies may read the log before the last lines are in.
+   */
+  accessLogAfter(
+    mark: number,
+    count: number,
+    filter?: (entry: AccessLogEntry) => boolean,
+  ): Promise<AccessLogEntry[]>;
+  /** Stops nginx gracefully (SIGQUIT) and removes its prefix. */
+  destroy(): Promise<void>;
+}
+
 /**
- * Starts nginx on the shipped configuration (see {@link prepareShippedNginx} for the few lines
- * changed). `-g 'daemon off;'` keeps the master attached to this process, so the test can stop it.
+ * Starts nginx on the shipped configuration (see {@link prepareNginx} for the few lines changed)
+ * on a free port. `-g 'daemon off;'` keeps the master attached, so it can be stopped.
  */
-export async function startShippedNginx(upstreams: readonly string[] = []): Promise<ShippedNginx> {
+export async function startNginx(options: NginxOptions = {}): Promise<Nginx> {
   const binary = findBinary('nginx');
   const port = await freePort();
-  const { prefix, conf, errorLog, accessLog, upstreamsFile, writeUpstreams } = prepareShippedNginx(
+  const { prefix, conf, errorLog, accessLog, upstreamsFile, writeUpstreams } = prepareNginx(
     port,
-    upstreams,
+    options,
   );
   const nginxArgs = ['-p', prefix, '-c', conf, '-e', errorLog];
-  const proc: RunningProcess = spawnTracked(binary, [...nginxArgs, '-g', 'daemon off;']);
-  await waitForPort(port).catch((error: Error) => {
-    throw new Error(`nginx did not start: ${error.message}\n${proc.output()}`);
+  const proc = startProcess(binary, [...nginxArgs, '-g', 'daemon off;'], {
+    name: 'nginx',
+    outputFile: options.outputFile,
+  });
+  await waitForPort(port, { owner: proc }).catch(async (error: unknown) => {
+    await proc.stop('SIGKILL');
+    throw error;
   });
 
   return {
@@ -121,6 +162,7 @@ export async function startShippedNginx(upstreams: readonly string[] = []): Prom
     port,
     prefix,
     upstreamsFile,
+    errorLog,
     deployArgs: ['--nginx-bin', binary, '--nginx-prefix', prefix],
     setUpstreams(addresses) {
       writeUpstreams(addresses);
@@ -131,9 +173,15 @@ export async function startShippedNginx(upstreams: readonly string[] = []): Prom
         (match) => match[1]!,
       ),
     accessLog: () => parseAccessLog(readFileSync(accessLog, 'utf8')),
+    accessLogAfter: (mark, count, filter = () => true) =>
+      eventually(() => parseAccessLog(readFileSync(accessLog, 'utf8')).slice(mark).filter(filter), {
+        describe: `${count} more access log lines`,
+        intervalMs: 20,
+        until: (entries) => entries.length >= count,
+      }),
     async destroy() {
       await proc.stop('SIGQUIT');
-      rmSync(prefix, { recursive: true, force: true });
+      removeTempDir(prefix);
     },
   };
 }

@@ -1,0 +1,188 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { startServer, type AppServer, BUILT_SERVER } from '../harness/app-server';
+import { register, type Account } from '../harness/auth-api';
+import { runLoad, type LoadJob } from './autocannon';
+import type { BenchConfig } from './config';
+import { ratio, type BenchReport, type Measurement } from './report';
+
+/** The folders of one run. */
+export interface BenchPaths {
+  /** The repository. */
+  root: string;
+  /** `bench-results/<time>/`: the report. */
+  results: string;
+  /** `bench-results/<time>/logs/`: one log file per server. */
+  logs: string;
+  /** A temp folder for the run: every server's working folder (no stray .env is read). */
+  work: string;
+  /** The app's DATA_DIR (embedded database, shared by every scenario of the run). */
+  data: string;
+}
+
+/** What a scenario measured, and what it could not. */
+export interface BenchResults {
+  readonly measurements: Measurement[];
+  readonly skipped: BenchReport['skipped'];
+}
+
+/** One scenario's measurement: a load job against a running server. */
+export interface MeasureOptions {
+  id: string;
+  title: string;
+  group: Measurement['group'];
+  job: LoadJob;
+  /** Runs while the load does, with its end; its figures become the measurement's `extra`. */
+  during?: (done: Promise<unknown>) => Promise<Record<string, number>>;
+}
+
+/** Everything a scenario works with; the runner makes one per run and passes it to each. */
+export interface BenchContext {
+  readonly config: BenchConfig;
+  readonly paths: BenchPaths;
+  readonly results: BenchResults;
+  /** The app's environment: production-like, with limits no single bench client can reach. */
+  appEnv(overrides?: Record<string, string>): Record<string, string>;
+  /** Starts a server script on a free port, its output in `logs/<name>.log`; ready once `readyPath` answers 200. */
+  startServer(
+    name: string,
+    script: string,
+    env: Record<string, string | undefined>,
+    readyPath: string,
+  ): Promise<AppServer>;
+  /** The built app (`pnpm start`), ready, with {@link appEnv} plus `overrides`. */
+  startApp(name: string, overrides?: Record<string, string>): Promise<AppServer>;
+  /** Runs a load job, prints its line, and records the measurement. */
+  measure(options: MeasureOptions): Promise<Measurement>;
+  /** Records a scenario that could not run, and why. */
+  skip(id: string, reason: string): void;
+  /**
+   * The account the authenticated scenarios use, registered once per run: through `url` (a
+   * running app) the first time, or through an app started for it when no scenario ran one.
+   */
+  account(url?: string): Promise<Account>;
+  /** `memory`, `cluster memory` or `Redis`: where the rate limiter counts, for titles. */
+  storeName(cluster?: boolean): string;
+}
+
+/** The event-loop window of the app during the bench (EVENT_LOOP_WINDOW_MS): see the login scenario. */
+export const EVENT_LOOP_WINDOW_MS = 1_000;
+
+/**
+ * Builds the context of one run. Once `interrupted` aborts (Ctrl-C), a measurement in progress
+ * is not reported: its load was cut short.
+ */
+export function createContext(
+  config: BenchConfig,
+  paths: BenchPaths,
+  interrupted: AbortSignal,
+): BenchContext {
+  const results: BenchResults = { measurements: [], skipped: [] };
+  const secrets = {
+    access: randomBytes(48).toString('hex'),
+    refresh: randomBytes(48).toString('hex'),
+  };
+  let account: Promise<Account> | undefined;
+
+  const context: BenchContext = {
+    config,
+    paths,
+    results,
+    appEnv: (overrides = {}) => ({
+      NODE_ENV: config.databaseUrl ? 'production' : 'development',
+      HOST: '127.0.0.1',
+      DATA_DIR: paths.data,
+      LOG_LEVEL: 'info',
+      JWT_ACCESS_SECRET: secrets.access,
+      JWT_REFRESH_SECRET: secrets.refresh,
+      SHUTDOWN_DRAIN_DELAY_MS: '0',
+      EVENT_LOOP_WINDOW_MS: String(EVENT_LOOP_WINDOW_MS),
+      // Every request still goes through every limiter (and its store); only the ceiling is out
+      // of reach, since the whole load comes from one address.
+      RATE_LIMIT_API_MAX: '1000000000',
+      RATE_LIMIT_AUTH_MAX: '1000000000',
+      RATE_LIMIT_AUTH_EMAIL_MAX: '1000000000',
+      RATE_LIMIT_REFRESH_MAX: '1000000000',
+      ...(config.databaseUrl ? { DATABASE_URL: config.databaseUrl } : {}),
+      ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}),
+      ...config.extraAppEnv,
+      ...overrides,
+    }),
+    startServer: (name, script, env, readyPath) =>
+      startServer({
+        name,
+        entry: script,
+        env,
+        cwd: paths.work,
+        readyPath,
+        node: config.node,
+        outputFile: path.join(paths.logs, `${name}.log`),
+      }),
+    startApp: (name, overrides) =>
+      context.startServer(name, BUILT_SERVER, context.appEnv(overrides), '/health/ready'),
+    async measure({ id, title, group, job, during }) {
+      interrupted.throwIfAborted();
+      process.stdout.write(`  ${title} ... `);
+      const running = runLoad(config.node, {
+        connections: config.connections,
+        durationSec: config.durationSec,
+        warmupSec: config.warmupSec,
+        ...job,
+      });
+      const extra = during ? await during(running) : undefined;
+      const result = await running;
+      interrupted.throwIfAborted();
+      const errors =
+        Object.entries(result.statusCounts)
+          .filter(([code]) => !code.startsWith('2') && code !== '429')
+          .reduce((sum, [, count]) => sum + count, 0) +
+        result.errors +
+        result.timeouts;
+      const measurement: Measurement = {
+        id,
+        title,
+        group,
+        requestsPerSec: result.requestsPerSec,
+        latencyMs: result.latencyMs,
+        total: result.total,
+        errors,
+        statusCounts: result.statusCounts,
+        ...(extra ? { extra } : {}),
+      };
+      results.measurements.push(measurement);
+      const r = ratio(results, id);
+      console.log(
+        `${Math.round(result.requestsPerSec).toLocaleString('en-US')} req/s, p50 ${result.latencyMs.p50} ms, ` +
+          `p99 ${result.latencyMs.p99} ms${r === undefined ? '' : `, ${r.toFixed(2)}x Express`}` +
+          `${errors > 0 ? `, ${errors} ERRORS ${JSON.stringify({ ...result.statusCounts, ...result.errorKinds })}` : ''}`,
+      );
+      return measurement;
+    },
+    skip(id, reason) {
+      console.log(`  skipped: ${reason}`);
+      results.skipped.push({ id, reason });
+    },
+    account(url) {
+      account ??= url ? registerBenchAccount(url) : registerThroughSetupApp();
+      return account;
+    },
+    storeName: (cluster = false) =>
+      config.redisUrl ? 'Redis' : cluster ? 'cluster memory' : 'memory',
+  };
+
+  /** No scenario ran an app (BENCH_ONLY without `single`): one is started for the account. */
+  async function registerThroughSetupApp(): Promise<Account> {
+    const app = await context.startApp('app-setup');
+    try {
+      return await registerBenchAccount(app.url);
+    } finally {
+      await app.stop();
+    }
+  }
+
+  return context;
+}
+
+/** Registers a new account, `bench-*@bench.invalid`, so the bench's rows are easy to find. */
+const registerBenchAccount = (url: string) =>
+  register(url, { email: `bench-${randomBytes(6).toString('hex')}@bench.invalid`, name: 'Bench' });
