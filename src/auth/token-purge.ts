@@ -24,6 +24,8 @@ export function startTokenPurge({
 }: TokenPurgeOptions): () => void {
   if (intervalMs <= 0) return () => {};
   let timer: NodeJS.Timeout;
+  // A stop that lands while a purge runs must also keep that run from scheduling the next.
+  let stopped = false;
   const run = async () => {
     const now = new Date();
     try {
@@ -35,8 +37,11 @@ export function startTokenPurge({
     } catch (error) {
       logger.warn({ err: error }, 'purging expired sessions failed; will retry');
     }
-    timer = setTimeout(() => void run(), intervalMs).unref();
+    if (!stopped) timer = setTimeout(() => void run(), intervalMs).unref();
   };
   timer = setTimeout(() => void run(), Math.random() * intervalMs).unref();
-  return () => clearTimeout(timer);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }

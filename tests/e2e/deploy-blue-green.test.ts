@@ -102,16 +102,18 @@ void require(${JSON.stringify(`${releaseB}/dist/server.js`)}).main();
     const blue = env.instances();
     const upstreamsBefore = readFileSync(env.nginx.upstreamsFile, 'utf8');
 
+    // Long enough for the never-ready server to be listening (answering 503) by the end, even on
+    // a busy machine where it takes seconds to start: the last probe then shows why it failed.
     const { run, report } = await deployUnderLoad(env, 'blue-green', broken, sessions, [
       '--ready-timeout',
-      '8',
+      '20',
     ]);
     console.log(
       `blue-green rollback under load: ${report.sent} requests, ${report.failures.length} failed, ` +
         `${report.resets.length} reload resets retried`,
     );
     expect(run.code).toBe(1);
-    expect(run.output).toContain('was not ready within 8s (last probe: HTTP 503)');
+    expect(run.output).toContain('was not ready within 20s (last probe: HTTP 503)');
     expect(run.output).toContain('the green set never became ready');
     expect(summarizeFailures(report.failures)).toEqual([]);
     // nginx was never reloaded: no connection was reset.

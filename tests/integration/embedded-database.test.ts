@@ -41,7 +41,8 @@ describe('embedded database', () => {
   it('waits for the holder to release the folder (a dev-server restart)', async () => {
     const holder = await openEmbeddedPostgres({ dataDir });
     setTimeout(() => void holder.close(), 200);
-    const next = await openEmbeddedPostgres({ dataDir, lockWaitMs: 5_000 });
+    // A bound on a hang only: the holder lets go after 200 ms, however busy the machine.
+    const next = await openEmbeddedPostgres({ dataDir, lockWaitMs: 30_000 });
     await next.close();
   });
 

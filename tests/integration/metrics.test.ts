@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import request from 'supertest';
 import type { StatusProvider } from '../../src/health/status-provider';
+import { eventually } from '../../harness/eventually';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 
 // What Prometheus 2.x sends when it scrapes.
@@ -87,7 +88,7 @@ describe('metrics (GET /health/metrics, GET /metrics)', () => {
       (await request(t.app).get('/health/metrics')).body.requests.inFlight as number;
     // supertest sends when awaited: start it, then wait until the app has it.
     const done = pending.then((res) => res.status);
-    while ((await inFlight()) < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    await eventually(inFlight, { describe: 'the slow request in flight', until: (n) => n >= 2 });
     slow.release();
     expect(await done).toBe(200);
     expect(await inFlight()).toBe(1);
