@@ -18,6 +18,7 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       testMatch: ['<rootDir>/tests/unit/**/*.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/tests/helpers/unit.setup.ts'],
     },
     {
       displayName: 'integration',

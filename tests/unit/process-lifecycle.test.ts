@@ -22,13 +22,12 @@ async function start(mode: string, env: Record<string, string> = {}): Promise<Fi
   });
   const capture = new LogCapture();
   child.stdout?.on('data', (chunk: Buffer) => capture.push(chunk.toString('utf8')));
+  // Its output has all been read once stdout ends (the child's 'close' would say the same, but
+  // never comes after the parent disconnects the IPC channel itself).
   let ended = false;
+  child.stdout?.once('end', () => (ended = true));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    // 'close', not 'exit': by then its output has all been read.
-    child.once('close', (code, signal) => {
-      ended = true;
-      resolve({ code, signal });
-    }),
+    child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const line = (predicate: (line: LogLine) => boolean) =>
     waitForLog(() => capture.lines, predicate, {
