@@ -66,10 +66,5 @@ export function errorStatusOf(code: string): ErrorStatus | undefined {
   return table.get(code);
 }
 
-/** Every code the table knows, for the docs and the reply checks. */
-export function isKnownErrorCode(code: string): code is ErrorCode {
-  return table.has(code);
-}
-
 /** The reason phrase of a status: the problem document's `title`. */
 export const titleOf = (status: number): string => STATUS_CODES[status] ?? 'Error';

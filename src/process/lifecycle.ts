@@ -1,7 +1,7 @@
 import type { Logger } from '../logger';
 
 /** Repeats of a stop signal within this window are deliveries of the same request. */
-export const DUPLICATE_SIGNAL_WINDOW_MS = 500;
+const DUPLICATE_SIGNAL_WINDOW_MS = 500;
 
 export interface ProcessLifecycleOptions {
   logger: Logger;
