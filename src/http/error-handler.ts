@@ -10,9 +10,10 @@ export const notFoundHandler: RequestHandler = (req) => {
 };
 
 /**
- * The app's single error middleware. Domain errors become the status their code maps to;
- * everything else is a bug or an outage: it is logged with its stack and the client gets a bare
- * 500, with no message or stack that could leak internals.
+ * The app's single error middleware. Domain errors become the status their code maps to; so do
+ * the client errors Express's router and body parser raise (they mark them with a 4xx `status`).
+ * Everything else is a bug or an outage: it is logged with its stack and the client gets a bare
+ * 500, with no message or stack that could leak internals. Only 5xx replies log at error level.
  */
 export const errorHandler: ErrorRequestHandler = (err: unknown, req, res, next) => {
   if (res.headersSent) {
@@ -68,5 +69,40 @@ function toDomainError(err: unknown): DomainError {
     const translate = BODY_PARSER_ERRORS[err.type];
     if (translate) return translate();
   }
+  const clientError = clientErrorOf(err);
+  if (clientError) return clientError;
   return internalError(err);
+}
+
+/**
+ * An error that Express's router or a middleware marked as the client's fault (`status` or
+ * `statusCode` 400-499, as http-errors sets them): a bad percent-escape in a path (the router's
+ * URIError), a body its parser could not decode. Its own message is not sent: it may name
+ * internals (zlib's "incorrect header check"), and clients branch on the code.
+ */
+function clientErrorOf(err: unknown): DomainError | undefined {
+  if (!err || typeof err !== 'object') return undefined;
+  const marked = 'status' in err ? err.status : 'statusCode' in err ? err.statusCode : undefined;
+  if (typeof marked !== 'number' || marked < 400 || marked > 499) return undefined;
+  if (err instanceof URIError) {
+    return new DomainError(
+      HttpErrorCode.MALFORMED_PATH,
+      'The request path has a bad percent-escape',
+      {
+        cause: err,
+      },
+    );
+  }
+  if (marked === 413) {
+    return new DomainError(HttpErrorCode.PAYLOAD_TOO_LARGE, 'The request body is too large');
+  }
+  if (marked === 415) {
+    return new DomainError(
+      HttpErrorCode.UNSUPPORTED_MEDIA_TYPE,
+      'The request has an unsupported media type or encoding',
+    );
+  }
+  return new DomainError(HttpErrorCode.BAD_REQUEST, 'The request could not be read', {
+    cause: err,
+  });
 }

@@ -9,6 +9,12 @@ export const HttpErrorCode = {
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   ROUTE_NOT_FOUND: 'ROUTE_NOT_FOUND',
   RATE_LIMITED: 'RATE_LIMITED',
+  /** A path the router cannot decode (a bad percent-escape such as `%ZZ`). */
+  MALFORMED_PATH: 'MALFORMED_PATH',
+  /** A body that cannot be decoded with its `Content-Encoding` (corrupt gzip, deflate, br). */
+  MALFORMED_BODY: 'MALFORMED_BODY',
+  /** Any other request Express or a middleware refused with a 4xx of its own. */
+  BAD_REQUEST: 'BAD_REQUEST',
 } as const;
 
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
@@ -45,6 +51,9 @@ const ERROR_STATUSES = {
   [HttpErrorCode.ROUTE_NOT_FOUND]: { status: 404 },
   // express-rate-limit sets Retry-After itself, from the window.
   [HttpErrorCode.RATE_LIMITED]: { status: 429 },
+  [HttpErrorCode.MALFORMED_PATH]: { status: 400 },
+  [HttpErrorCode.MALFORMED_BODY]: { status: 400 },
+  [HttpErrorCode.BAD_REQUEST]: { status: 400 },
 
   [AuthErrorCode.AUTH_REQUIRED]: { status: 401 },
   [AuthErrorCode.TOKEN_INVALID]: { status: 401 },

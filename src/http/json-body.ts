@@ -23,5 +23,34 @@ export function jsonBody(limit: string): RequestHandler[] {
     }
     next();
   };
-  return [requireJson, express.json({ limit })];
+  const parse = express.json({ limit });
+  // The parser inflates gzip, deflate and br bodies; a corrupt one fails in zlib with a bare
+  // 400 and no `type`, which the error handler could only call BAD_REQUEST: name it here.
+  const parseJson: RequestHandler = (req, res, next) => {
+    parse(req, res, (err?: unknown) => {
+      if (isUndecodableBody(err)) {
+        next(
+          new DomainError(
+            HttpErrorCode.MALFORMED_BODY,
+            `The request body could not be decoded as ${req.headers['content-encoding']}`,
+            { cause: err },
+          ),
+        );
+        return;
+      }
+      next(err);
+    });
+  };
+  return [requireJson, parseJson];
+}
+
+/** A parser error of a compressed body: a 400 without one of body-parser's `type`s. */
+function isUndecodableBody(err: unknown): boolean {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    !('type' in err) &&
+    'status' in err &&
+    err.status === 400
+  );
 }

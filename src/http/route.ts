@@ -171,6 +171,8 @@ export const fullPath = (feature: Feature, route: Route) =>
 export const STACK_ERROR_CODES: readonly ErrorCode[] = [
   'VALIDATION_FAILED',
   'MALFORMED_JSON',
+  'MALFORMED_BODY',
+  'MALFORMED_PATH',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
   'RATE_LIMITED',

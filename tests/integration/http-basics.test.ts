@@ -1,3 +1,4 @@
+import { deflateSync, gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 
@@ -66,6 +67,59 @@ describe('bad input on a JSON route', () => {
     expectProblem(res, 404, 'ROUTE_NOT_FOUND');
     expect(res.body.detail).toBe('No route for GET /nope');
     expect(res.body.instance).toBe('/nope');
+  });
+});
+
+describe('client errors the router or body parser finds', () => {
+  // supertest would serialise a Buffer sent as application/json: send the bytes as they are.
+  const raw = (body: unknown) => body as string;
+  const errorLines = () =>
+    t.logs.filter((line) => line.level === 'error' || line.level === 'fatal');
+
+  it('answers a bad percent-escape in a path with 400 MALFORMED_PATH, logged below error', async () => {
+    const before = errorLines().length;
+    const res = await request(t.app).delete('/api/auth/sessions/%ZZ');
+    expectProblem(res, 400, 'MALFORMED_PATH');
+    expect(errorLines()).toHaveLength(before);
+  });
+
+  it.each([
+    ['gzip', Buffer.from('not gzip at all')],
+    ['deflate', Buffer.from('not deflate either')],
+    ['br', Buffer.from('\xff\xff\xff\xff not brotli')],
+    ['gzip', gzipSync('{"email": "a@b.c"}').subarray(0, 12)], // cut short
+  ])(
+    'answers a corrupt %s JSON body with 400 MALFORMED_BODY, logged below error',
+    async (encoding, body) => {
+      const before = errorLines().length;
+      const res = await request(t.app)
+        .post('/api/auth/login')
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', encoding)
+        .serialize(raw)
+        .send(body);
+      expectProblem(res, 400, 'MALFORMED_BODY');
+      expect(errorLines()).toHaveLength(before);
+    },
+  );
+
+  it('still reads a well-formed compressed JSON body', async () => {
+    const res = await request(t.app)
+      .post('/api/auth/login')
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', 'deflate')
+      .serialize(raw)
+      .send(deflateSync(JSON.stringify({ email: 'nobody@example.com', password: 'whatever' })));
+    expectProblem(res, 401, 'INVALID_CREDENTIALS');
+  });
+
+  it('answers an unsupported content encoding with 415', async () => {
+    const res = await request(t.app)
+      .post('/api/auth/login')
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', 'compress')
+      .send('{}');
+    expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 });
 

@@ -100,6 +100,51 @@ describe('error handler', () => {
     );
   });
 
+  it.each([
+    [
+      'a URIError the router marks 400 (a bad percent-escape)',
+      Object.assign(new URIError("Failed to decode param '%ZZ'"), { status: 400, statusCode: 400 }),
+      400,
+      'MALFORMED_PATH',
+    ],
+    [
+      'any other error marked with a 4xx status',
+      Object.assign(new Error('incorrect header check'), { status: 400, expose: true }),
+      400,
+      'BAD_REQUEST',
+    ],
+    [
+      'an error marked with a 4xx statusCode only',
+      Object.assign(new Error('too big'), { statusCode: 413 }),
+      413,
+      'PAYLOAD_TOO_LARGE',
+    ],
+    [
+      'an error marked 415',
+      Object.assign(new Error('nope'), { status: 415 }),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    ],
+  ])('answers %s as a client error, logged below error level', async (_case, err, status, code) => {
+    const { app, lines } = appWith(() => {
+      throw err;
+    });
+    const res = await request(app).post('/thing');
+    expect(res.status).toBe(status);
+    expect(res.body).toMatchObject({ status, code });
+    expect(res.text).not.toContain((err as Error).message);
+    expect(lines.filter((line) => line.level === 'error')).toEqual([]);
+  });
+
+  it('still answers an error marked with a 5xx status as a bare 500, logged as an error', async () => {
+    const { app, lines } = appWith(() => {
+      throw Object.assign(new Error('upstream broke'), { status: 502 });
+    });
+    const res = await request(app).post('/thing');
+    expect(res.status).toBe(500);
+    expect(lines.some((line) => line.level === 'error')).toBe(true);
+  });
+
   it('lists every invalid field of a validation failure', async () => {
     const schema = z.strictObject({ email: z.email(), age: z.number().int().min(18) });
     const { app } = appWith((req, res) => {
