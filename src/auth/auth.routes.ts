@@ -196,7 +196,8 @@ export function bearerAuthenticator(
     errors: [AuthErrorCode.AUTH_REQUIRED, AuthErrorCode.TOKEN_INVALID, AuthErrorCode.TOKEN_EXPIRED],
     authenticate(req, res) {
       const header = req.headers.authorization;
-      if (!header?.startsWith('Bearer ') || header.length <= 7) {
+      // The scheme is case-insensitive (RFC 9110, section 11.1): `bearer` and `BEARER` too.
+      if (header?.slice(0, 7).toLowerCase() !== 'bearer ' || header.length <= 7) {
         res.setHeader('WWW-Authenticate', 'Bearer');
         throw new DomainError(
           AuthErrorCode.AUTH_REQUIRED,

@@ -50,6 +50,17 @@ describe('access tokens on GET /api/auth/me', () => {
     expect((await me(t.app, forge())).status).toBe(200);
   });
 
+  it.each(['bearer', 'BEARER', 'bEaReR'])(
+    'accepts the scheme written %s (auth schemes are case-insensitive, RFC 9110 11.1)',
+    async (scheme) => {
+      const res = await request(t.app)
+        .get('/api/auth/me')
+        .set('Authorization', `${scheme} ${account.accessToken}`);
+      expect(res.status).toBe(200);
+      expect(res.body.user.id).toBe(account.userId);
+    },
+  );
+
   it('answers no token with 401 AUTH_REQUIRED and a WWW-Authenticate challenge', async () => {
     const res = await request(t.app).get('/api/auth/me');
     expect(res.status).toBe(401);
