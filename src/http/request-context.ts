@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { Express, RequestHandler } from 'express';
 import type { Logger } from '../logger';
 
@@ -52,6 +53,7 @@ export function installRequestContext(
   app: Express,
   { logger, quietPrefixes = [], observer }: RequestContextOptions,
 ): RequestHandler {
+  acceptOnlyValidClientAddresses(app);
   // One getter on the app's request prototype: the child logger is only built for requests
   // that actually log something.
   Object.defineProperty(app.request, 'log', {
@@ -101,4 +103,26 @@ export function installRequestContext(
     res.on('close', done);
     next();
   };
+}
+
+/**
+ * Makes `req.ip` a syntactically valid IP address, always. Behind a trusted proxy Express takes
+ * it from `X-Forwarded-For` as written (a hop count trusts the entry, not its syntax), so a
+ * client that reaches the app directly, or through a proxy that appends rather than sets the
+ * header, could name itself `<img src=x onerror=alert(1)>`: stored as its session's ip, shown by
+ * `/sessions`, used as its rate-limit key. An entry that is not an IP (`net.isIP`, so no port, no
+ * brackets, no text) is replaced by the connection's own address, which the kernel vouches for:
+ * the request is still served, and a client gains nothing by sending junk.
+ */
+export function acceptOnlyValidClientAddresses(app: Express): void {
+  // Express's own getter (trust proxy applied), called with the request as `this`.
+  const expressRequest = Object.getPrototypeOf(app.request) as object;
+  Object.defineProperty(app.request, 'ip', {
+    configurable: true,
+    enumerable: true,
+    get(this: Express['request']): string | undefined {
+      const address = Reflect.get(expressRequest, 'ip', this) as string | undefined;
+      return address !== undefined && isIP(address) !== 0 ? address : this.socket.remoteAddress;
+    },
+  });
 }
