@@ -161,6 +161,7 @@ export async function composeServer(
     redis,
     isShuttingDown: () => shuttingDown,
     rateLimit: limits.state,
+    cacheMs: config.health.readinessCacheMs,
   });
 
   const tokens = new TokenService(config.jwt);

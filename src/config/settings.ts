@@ -273,6 +273,15 @@ export const settings = {
       doc: 'Password hashes (argon2id) one process computes at once; further logins wait their turn, so a login burst cannot starve the event loop (see [Performance](#performance)).',
     }),
   },
+  health: {
+    /** How long `/health/ready`'s dependency checks are reused; concurrent probes share one. */
+    readinessCacheMs: setting({
+      env: 'READINESS_CACHE_MS',
+      format: wholeNumber(0, 60_000),
+      default: 1_000,
+      doc: 'How long `/health/ready` reuses its database and Redis checks; concurrent probes share one run. `0`: only those share.',
+    }),
+  },
   /** Swagger UI at /docs and the OpenAPI document at /docs/openapi.json. */
   apiDocs: {
     // Off in production unless asked for: the document describes the API to anyone who asks.

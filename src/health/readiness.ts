@@ -37,12 +37,25 @@ export interface ReadinessDeps {
   /** Each check's limit; a dependency slower than this counts as down. */
   checkTimeoutMs?: number;
   rateLimit?: (() => RateLimitState) | undefined;
+  /**
+   * How long a dependency result is reused after it came (0: never). The probe is public and
+   * unauthenticated: without this, every call is a database query anyone can send.
+   */
+  cacheMs?: number;
+  /** Milliseconds from any fixed point; tests pass their own clock. */
+  now?: () => number;
 }
 
 /**
  * Builds the readiness check: the database (`SELECT 1`, critical) and Redis (`PING`, when
  * configured, non-critical), in parallel, each bounded by `checkTimeoutMs`, so the answer comes
  * within that time however the dependencies fail.
+ *
+ * The dependency checks are shared: callers that arrive while one is running wait for it, and its
+ * result answers every call for `cacheMs` after it came. However many probes arrive, the
+ * database sees at most one `SELECT 1` per `cacheMs` plus the check's own duration. Shutdown
+ * and the rate limiter's state are read on every call, so a cached result never delays
+ * readiness failing at shutdown.
  */
 export function createReadinessCheck({
   db,
@@ -50,12 +63,29 @@ export function createReadinessCheck({
   isShuttingDown,
   checkTimeoutMs = 1_000,
   rateLimit,
+  cacheMs = 1_000,
+  now = () => performance.now(),
 }: ReadinessDeps): () => Promise<Readiness> {
+  let last: { checks: Promise<CheckResult[]>; answeredAt?: number } | undefined;
+  const dependencyChecks = (): Promise<CheckResult[]> => {
+    const fresh = last && (last.answeredAt === undefined || now() - last.answeredAt < cacheMs);
+    if (last && fresh) return last.checks;
+    const current: NonNullable<typeof last> = {
+      // runCheck never rejects: a failing dependency is a `down` result.
+      checks: Promise.all([
+        runCheck('database', true, () => db.ping(), checkTimeoutMs),
+        ...(redis ? [runCheck('redis', false, () => redis.ping(), checkTimeoutMs)] : []),
+      ]),
+    };
+    void current.checks.then(() => {
+      current.answeredAt = now();
+    });
+    last = current;
+    return current.checks;
+  };
+
   return async () => {
-    const checks = await Promise.all([
-      runCheck('database', true, () => db.ping(), checkTimeoutMs),
-      ...(redis ? [runCheck('redis', false, () => redis.ping(), checkTimeoutMs)] : []),
-    ]);
+    const checks = await dependencyChecks();
     // Read after the checks: a shutdown that began meanwhile must not be answered with 200.
     const shuttingDown = isShuttingDown();
     const criticalDown = checks.some((check) => check.status === 'down' && check.critical);

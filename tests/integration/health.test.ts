@@ -54,6 +54,22 @@ describe('health probes', () => {
     expect((await request(t.app).get('/health/live')).status).toBe(200);
   });
 
+  it('runs one database query for many readiness probes within READINESS_CACHE_MS', async () => {
+    // The probe is public: without a bound, anyone could make it a database load generator.
+    // A long cache here, so that a slow machine spreading the probes out cannot expire it.
+    const cached = await createTestApp({ READINESS_CACHE_MS: '60000' });
+    try {
+      const ping = jest.spyOn(cached.db, 'ping');
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, () => request(cached.app).get('/health/ready')),
+      );
+      expect(replies.map((reply) => reply.status)).toEqual(Array(20).fill(200));
+      expect(ping).toHaveBeenCalledTimes(1);
+    } finally {
+      await cached.close();
+    }
+  });
+
   it('neither logs nor counts probes, so a probe every second floods neither logs nor metrics', async () => {
     await request(t.app).get('/health/live');
     await request(t.app).get('/health/ready');
