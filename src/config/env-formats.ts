@@ -55,6 +55,29 @@ const splitCommas = (value: string): string[] =>
 /** Comma-separated entries, trimmed, blanks dropped. */
 export const commaList = z.string().transform(splitCommas);
 
+/**
+ * Comma-separated web origins (`https://app.example.com`, `http://localhost:5173`): scheme, host
+ * and port only, as a browser writes them in `Origin`. Anything else (a trailing slash, a path,
+ * `*`) would never match one, so it is refused by name rather than ignored.
+ */
+export const originList = commaList.superRefine((entries, context) => {
+  for (const entry of entries) {
+    let origin: string | undefined;
+    try {
+      const parsed = new URL(entry);
+      if (parsed.protocol === 'http:' || parsed.protocol === 'https:') origin = parsed.origin;
+    } catch {
+      // not a URL: reported below
+    }
+    if (origin !== entry) {
+      context.addIssue({
+        code: 'custom',
+        message: `"${entry}" is not an origin: scheme, host and optional port, no path or trailing slash (e.g. https://app.example.com)`,
+      });
+    }
+  }
+});
+
 /** Comma-separated IPs and CIDR ranges, each named when invalid; unset when blank. */
 export const ipRangeList = optionalString
   .transform((value) => (value === undefined ? undefined : splitCommas(value)))

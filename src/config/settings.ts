@@ -3,8 +3,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import {
   bool,
-  commaList,
   ipRangeList,
+  originList,
   MAX_TIMER_MS,
   optionalString,
   text,
@@ -293,11 +293,16 @@ export const settings = {
     }),
   },
   http: {
+    /**
+     * Origins allowed to call the API from a browser (CORS, with credentials), and to use the
+     * refresh cookie (the CSRF check). Production has no default: a frontend on localhost is a
+     * development convenience, not something a production API should grant.
+     */
     corsOrigins: setting({
       env: 'FRONTEND_URL',
-      format: commaList,
-      default: 'http://localhost:3000,http://localhost:5173',
-      doc: 'Comma-separated CORS allowlist (credentials allowed).',
+      format: originList,
+      default: { production: '', otherwise: 'http://localhost:3000,http://localhost:5173' },
+      doc: 'Comma-separated origins allowed to call the API from a browser (CORS with credentials; the refresh cookie). None by default in production.',
     }),
     /** Hop count for Express's `trust proxy`; 0 trusts no proxy. */
     trustProxy: setting({

@@ -125,6 +125,34 @@ describe('loadConfig', () => {
     expect(config.http.corsOrigins).toEqual(['https://a.example.com', 'https://b.example.com']);
   });
 
+  it('allows localhost frontends by default outside production only', () => {
+    expect(load({}).config.http.corsOrigins).toEqual([
+      'http://localhost:3000',
+      'http://localhost:5173',
+    ]);
+  });
+
+  it('allows no cross-origin access in production unless FRONTEND_URL names the frontends', () => {
+    expect(load(production).config.http.corsOrigins).toEqual([]);
+    expect(
+      load({ ...production, FRONTEND_URL: 'https://app.example.com' }).config.http.corsOrigins,
+    ).toEqual(['https://app.example.com']);
+  });
+
+  it.each([
+    ['a trailing slash', 'https://app.example.com/'],
+    ['a path', 'https://app.example.com/app'],
+    ['a wildcard', '*'],
+    ['no scheme', 'app.example.com'],
+    ['another scheme', 'ftp://app.example.com'],
+  ])('refuses a FRONTEND_URL entry with %s: it would never match an Origin', (_case, entry) => {
+    expect(problemsOf({ FRONTEND_URL: `https://ok.example.com,${entry}` })).toEqual([
+      expect.stringMatching(
+        new RegExp(`^FRONTEND_URL: "${entry.replace(/[.*/]/g, '\\$&')}" is not an origin`),
+      ),
+    ]);
+  });
+
   it('reports every invalid variable, one line each, naming the variable', () => {
     const problems = problemsOf({
       PORT: 'eighty',
