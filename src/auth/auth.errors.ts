@@ -18,6 +18,11 @@ export const AuthErrorCode = {
   /** The session reached its absolute lifetime. Log in again. */
   SESSION_EXPIRED: 'SESSION_EXPIRED',
   SESSION_NOT_FOUND: 'SESSION_NOT_FOUND',
+  /**
+   * A refresh or logout that uses the refresh cookie came from an origin that may not use it
+   * (the CSRF check, see auth/refresh-cookie.ts).
+   */
+  CSRF_ORIGIN_REFUSED: 'CSRF_ORIGIN_REFUSED',
 } as const;
 
 export type AuthErrorCode = (typeof AuthErrorCode)[keyof typeof AuthErrorCode];

@@ -12,9 +12,16 @@ import {
   registerBody,
   sessionParams,
   sessionsResponse,
+  type TokenDelivery,
 } from './auth.schemas';
 import type { AuthResult, AuthService, ClientInfo } from './auth.service';
-import { clearRefreshCookie, readRefreshCookie, setRefreshCookie } from './refresh-cookie';
+import {
+  assertCookieRequestOrigin,
+  clearRefreshCookie,
+  readRefreshCookie,
+  REFRESH_COOKIE,
+  setRefreshCookie,
+} from './refresh-cookie';
 import type { TokenService } from './token-service';
 
 /**
@@ -25,24 +32,65 @@ import type { TokenService } from './token-service';
 
 export interface AuthRoutesDeps {
   auth: AuthService;
-  /** `Secure` attribute of the refresh cookie. */
-  refreshCookieSecure: boolean;
+  /**
+   * Origins besides the API's own whose pages may use the refresh cookie (`FRONTEND_URL`, the
+   * CORS allowlist): the CSRF check of refresh and logout.
+   */
+  allowedOrigins: readonly string[];
 }
 
 /** /api/auth: register, login, refresh, logout, sessions. */
-export function authFeature({ auth, refreshCookieSecure }: AuthRoutesDeps): Feature {
-  /** Sets the refresh cookie and shapes the token reply. */
-  const tokenReply = <S extends 200 | 201>(res: Response, status: S, result: AuthResult) => {
-    setRefreshCookie(res, result.refreshToken, result.refreshTokenExpiresAt, refreshCookieSecure);
+export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
+  const cookieOrigins: ReadonlySet<string> = new Set(allowedOrigins);
+
+  /**
+   * Shapes the token reply. Body delivery: the refresh token in the body, no cookie. Cookie
+   * delivery: the refresh token only in the httpOnly cookie, never in a body a script can read.
+   */
+  const tokenReply = <S extends 200 | 201>(
+    res: Response,
+    status: S,
+    result: AuthResult,
+    delivery: TokenDelivery,
+  ) => {
+    const user = toUserJson(result.user);
+    if (delivery === 'cookie') {
+      setRefreshCookie(res, result.refreshToken, result.refreshTokenExpiresAt);
+      return {
+        status,
+        body: { user, accessToken: result.accessToken, expiresIn: result.expiresIn },
+      };
+    }
     return {
       status,
       body: {
-        user: toUserJson(result.user),
+        user,
         accessToken: result.accessToken,
         refreshToken: result.refreshToken,
         expiresIn: result.expiresIn,
       },
     };
+  };
+
+  /**
+   * The refresh token of a refresh or logout, and the delivery it came in: the body's, else the
+   * cookie's, once the request's origin passed the CSRF check.
+   */
+  const presentedToken = (
+    body: { refreshToken?: string | undefined },
+    req: Request,
+  ): { token: string; delivery: TokenDelivery } => {
+    if (body.refreshToken) return { token: body.refreshToken, delivery: 'body' };
+    const cookie = readRefreshCookie(req);
+    if (!cookie) {
+      throw new DomainError(
+        CommonErrorCode.VALIDATION_FAILED,
+        `Send the refresh token in the body ({ "refreshToken": "..." }) or the ${REFRESH_COOKIE} cookie`,
+        { details: [{ field: 'refreshToken', message: 'is required' }] },
+      );
+    }
+    assertCookieRequestOrigin(req, cookieOrigins);
+    return { token: cookie, delivery: 'cookie' };
   };
 
   return {
@@ -61,16 +109,18 @@ export function authFeature({ auth, refreshCookieSecure }: AuthRoutesDeps): Feat
         body: registerBody,
         responses: {
           201: {
-            description: 'Created; the refresh token is also set as an httpOnly cookie',
+            description:
+              'Created. The refresh token is in the body (`tokenDelivery: "body"`, the default) or only in the httpOnly `__Host-refresh_token` cookie (`"cookie"`)',
             body: authResponse,
           },
         },
         errors: [AuthErrorCode.EMAIL_TAKEN],
-      }).handle(async ({ body, req, res }) =>
+      }).handle(async ({ body: { tokenDelivery, ...input }, req, res }) =>
         tokenReply(
           res,
           201,
-          await auth.register({ ...body, name: body.name ?? null }, clientInfo(req)),
+          await auth.register({ ...input, name: input.name ?? null }, clientInfo(req)),
+          tokenDelivery,
         ),
       ),
       defineRoute({
@@ -80,45 +130,56 @@ export function authFeature({ auth, refreshCookieSecure }: AuthRoutesDeps): Feat
         auth: 'none',
         rateLimits: ['auth', 'authEmail'],
         body: loginBody,
-        responses: { 200: { description: 'Logged in', body: authResponse } },
+        responses: {
+          200: {
+            description:
+              'Logged in. The refresh token is in the body or only in the cookie, as `tokenDelivery` asked',
+            body: authResponse,
+          },
+        },
         // Wrong email or password, deliberately indistinguishable.
         errors: [AuthErrorCode.INVALID_CREDENTIALS],
-      }).handle(async ({ body, req, res }) =>
-        tokenReply(res, 200, await auth.login(body, clientInfo(req))),
+      }).handle(async ({ body: { tokenDelivery, ...credentials }, req, res }) =>
+        tokenReply(res, 200, await auth.login(credentials, clientInfo(req)), tokenDelivery),
       ),
       defineRoute({
         method: 'post',
         path: '/refresh',
         summary: 'Exchange a refresh token for a new pair (the presented one is spent)',
         description:
-          'The token comes from the body or the `refresh_token` cookie. Presenting a spent token revokes its session.',
+          "The token comes from the body (the new one is returned in the body, no cookie is set) or, without one, from the `__Host-refresh_token` cookie (the new one is set in the cookie only, never in the body). A cookie request must carry an `Origin` that is the API's own or in `FRONTEND_URL` (403 `CSRF_ORIGIN_REFUSED` otherwise). Presenting a spent token revokes its session.",
         auth: 'none',
         rateLimits: ['refresh'],
         body: refreshBody,
         bodyOptional: true,
         responses: { 200: { description: 'A new token pair', body: authResponse } },
         errors: [
+          AuthErrorCode.CSRF_ORIGIN_REFUSED,
           AuthErrorCode.TOKEN_INVALID,
           AuthErrorCode.TOKEN_EXPIRED,
           AuthErrorCode.REFRESH_TOKEN_REUSED,
           AuthErrorCode.REFRESH_TOKEN_REVOKED,
           AuthErrorCode.SESSION_EXPIRED,
         ],
-      }).handle(async ({ body, req, res }) =>
-        tokenReply(res, 200, await auth.refresh(refreshTokenOf(body, req))),
-      ),
+      }).handle(async ({ body, req, res }) => {
+        const { token, delivery } = presentedToken(body, req);
+        return tokenReply(res, 200, await auth.refresh(token), delivery);
+      }),
       defineRoute({
         method: 'post',
         path: '/logout',
         summary: 'End the session of a refresh token',
+        description:
+          'The token comes from the body or, without one, from the `__Host-refresh_token` cookie (which is then cleared; the same `Origin` rule as refresh applies).',
         auth: 'none',
         body: refreshBody,
         bodyOptional: true,
         responses: { 204: { description: 'Logged out (also when already logged out)' } },
-        errors: [AuthErrorCode.TOKEN_INVALID],
+        errors: [AuthErrorCode.TOKEN_INVALID, AuthErrorCode.CSRF_ORIGIN_REFUSED],
       }).handle(async ({ body, req, res }) => {
-        await auth.logout(refreshTokenOf(body, req));
-        clearRefreshCookie(res, refreshCookieSecure);
+        const { token, delivery } = presentedToken(body, req);
+        await auth.logout(token);
+        if (delivery === 'cookie') clearRefreshCookie(res);
         return { status: 204 };
       }),
       defineRoute({
@@ -130,7 +191,7 @@ export function authFeature({ auth, refreshCookieSecure }: AuthRoutesDeps): Feat
         errors: [],
       }).handle(async ({ auth: caller, res }) => {
         await auth.logoutAll(caller);
-        clearRefreshCookie(res, refreshCookieSecure);
+        clearRefreshCookie(res);
         return { status: 204 };
       }),
       defineRoute({
@@ -212,19 +273,6 @@ export function bearerAuthenticator(
       }
     },
   };
-}
-
-/** The refresh token from the JSON body, else from the httpOnly cookie. */
-function refreshTokenOf(body: { refreshToken?: string | undefined }, req: Request): string {
-  const token = body.refreshToken ?? readRefreshCookie(req);
-  if (!token) {
-    throw new DomainError(
-      CommonErrorCode.VALIDATION_FAILED,
-      'Send the refresh token in the body ({ "refreshToken": "..." }) or the refresh cookie',
-      { details: [{ field: 'refreshToken', message: 'is required' }] },
-    );
-  }
-  return token;
 }
 
 function clientInfo(req: Request): ClientInfo {

@@ -32,15 +32,37 @@ export const currentPasswordSchema = boundedPassword.refine((value) => value.len
   message: 'is required',
 });
 
+/**
+ * How the client wants its refresh token: `body` (the default, for apps, servers and scripts) in
+ * the JSON reply, or `cookie` (for browsers) only in an httpOnly cookie that page scripts never
+ * see. Refresh and logout answer in the mode their token came in.
+ */
+export const tokenDeliverySchema = z
+  .enum(['body', 'cookie'])
+  .default('body')
+  .describe(
+    'Where the refresh token goes. `body` (default): in the JSON reply, no cookie. `cookie`: only in the httpOnly `__Host-refresh_token` cookie, never in a reply body; refresh and logout then read it from the cookie and require an allowed `Origin` (CSRF check).',
+  );
+
+export type TokenDelivery = z.output<typeof tokenDeliverySchema>;
+
 export const registerBody = z.strictObject({
   email: emailSchema,
   password: newPasswordSchema,
   name: z.string().trim().min(1).max(100).optional(),
+  tokenDelivery: tokenDeliverySchema,
 });
 
-export const loginBody = z.strictObject({ email: emailSchema, password: currentPasswordSchema });
+export const loginBody = z.strictObject({
+  email: emailSchema,
+  password: currentPasswordSchema,
+  tokenDelivery: tokenDeliverySchema,
+});
 
-/** Refresh and logout: the token in the body, or (for browsers) in the httpOnly cookie. */
+/**
+ * Refresh and logout: the token in the body (body delivery), or none, and then the httpOnly
+ * cookie's (cookie delivery).
+ */
 export const refreshBody = z.strictObject({
   refreshToken: z.string().min(1).max(4_096).optional(),
 });
@@ -64,7 +86,12 @@ export const userResponse = z.strictObject({
 export const authResponse = z.strictObject({
   user: userResponse,
   accessToken: z.string().describe('JWT for the Authorization: Bearer header'),
-  refreshToken: z.string().describe('Single use: /refresh returns a new one and spends this one'),
+  refreshToken: z
+    .string()
+    .optional()
+    .describe(
+      'Only in body delivery (`tokenDelivery: "body"`, or a refresh that sent its token in the body); in cookie delivery it is only in the httpOnly cookie. Single use: /refresh returns a new one and spends this one.',
+    ),
   expiresIn: z.number().int().describe('Seconds until the access token expires'),
 });
 

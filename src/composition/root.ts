@@ -195,7 +195,7 @@ export async function composeServer(
     limits,
     readiness,
     statusProviders: [{ name: 'rateLimit', state: limits.state }],
-    features: [authFeature({ auth, refreshCookieSecure: config.auth.refreshCookieSecure })],
+    features: [authFeature({ auth, allowedOrigins: config.http.corsOrigins })],
     authenticator: bearerAuthenticator(tokens),
     inFlight: createInFlightHandlers(),
     isShuttingDown: () => shuttingDown,

@@ -256,12 +256,6 @@ export const settings = {
       default: 3_600_000,
       doc: 'How often expired sessions and tokens are deleted; `0` disables.',
     }),
-    refreshCookieSecure: setting({
-      env: 'REFRESH_COOKIE_SECURE',
-      format: bool,
-      default: true,
-      doc: '`Secure` on the refresh cookie (browsers accept it on `http://localhost`).',
-    }),
     /**
      * Password hashes (argon2) computed at once by this process; the rest wait their turn.
      * Undefined: the hasher's default (see PasswordHasher).

@@ -66,6 +66,7 @@ const ERROR_STATUSES = {
   [AuthErrorCode.REFRESH_TOKEN_REVOKED]: { status: 401 },
   [AuthErrorCode.SESSION_EXPIRED]: { status: 401 },
   [AuthErrorCode.SESSION_NOT_FOUND]: { status: 404 },
+  [AuthErrorCode.CSRF_ORIGIN_REFUSED]: { status: 403 },
 } as const satisfies Record<ErrorCode, ErrorStatus>;
 
 const table: ReadonlyMap<string, ErrorStatus> = new Map(Object.entries(ERROR_STATUSES));

@@ -1,6 +1,7 @@
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { createTestApp, type TestApp } from '../../helpers/test-app';
+import { REFRESH_COOKIE } from '../../../src/auth/refresh-cookie';
 import { me, refresh, registerAccount } from '../../helpers/auth-client';
 
 let t: TestApp;
@@ -98,14 +99,15 @@ describe('POST /api/auth/refresh', () => {
     expect(res.body.code).toBe('SESSION_EXPIRED');
   });
 
-  it('accepts the refresh token from the httpOnly cookie alone, and rotates the cookie', async () => {
+  it('finds the refresh cookie among other cookies, and rotates it', async () => {
     const account = await registerAccount(t.app);
     const res = await request(t.app)
       .post('/api/auth/refresh')
-      .set('Cookie', `theme=dark; refresh_token=${account.refreshToken}`);
+      .set('Origin', t.config.http.corsOrigins[0] ?? '')
+      .set('Cookie', `theme=dark; ${REFRESH_COOKIE}=${account.refreshToken}; lang=en`);
     expect(res.status).toBe(200);
-    expect((res.headers['set-cookie'] as unknown as string[])[0]).toContain(
-      `refresh_token=${res.body.refreshToken}`,
+    expect((res.headers['set-cookie'] as unknown as string[])[0]).toMatch(
+      new RegExp(`^${REFRESH_COOKIE}=eyJ`),
     );
   });
 
@@ -114,7 +116,7 @@ describe('POST /api/auth/refresh', () => {
     const b = await registerAccount(t.app);
     const res = await request(t.app)
       .post('/api/auth/refresh')
-      .set('Cookie', `refresh_token=${a.refreshToken}`)
+      .set('Cookie', `${REFRESH_COOKIE}=${a.refreshToken}`)
       .send({ refreshToken: b.refreshToken });
     expect(res.body.user.id).toBe(b.userId);
   });

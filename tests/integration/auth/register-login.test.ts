@@ -39,19 +39,6 @@ describe('POST /api/auth/register', () => {
     expect(stored.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   });
 
-  it('sets the refresh token as an httpOnly, Secure, SameSite=Strict cookie scoped to /api/auth', async () => {
-    const res = await request(t.app)
-      .post('/api/auth/register')
-      .send({ email: 'cookie@example.com', password: 'long enough pw' });
-    const cookie = (res.headers['set-cookie'] as unknown as string[])[0] ?? '';
-    expect(cookie).toContain(`refresh_token=${res.body.refreshToken}`);
-    expect(cookie).toMatch(/; Path=\/api\/auth/);
-    expect(cookie).toMatch(/; HttpOnly/);
-    expect(cookie).toMatch(/; Secure/);
-    expect(cookie).toMatch(/; SameSite=Strict/);
-    expect(cookie).toMatch(/; Expires=/);
-  });
-
   it('trims and lower-cases the email: A@X.com and a@x.com are one account', async () => {
     const first = await request(t.app)
       .post('/api/auth/register')
