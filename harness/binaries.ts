@@ -13,6 +13,8 @@ const INSTALL_HINT: Record<string, string> = {
     'Docker Compose, which validates compose files without a Docker engine (Debian/Ubuntu: apt-get install docker-compose)',
   shellcheck:
     'ShellCheck (Debian/Ubuntu: apt-get install shellcheck; macOS: brew install shellcheck)',
+  chromium:
+    'Chromium, the browser the e2e tier drives (Debian: apt-get install chromium; Ubuntu: the chromium snap or Google Chrome, then set CHROMIUM_PATH)',
 };
 
 /**

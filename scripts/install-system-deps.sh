@@ -7,6 +7,8 @@
 #   docker-compose   (Debian package docker-compose: validates the compose files offline; no Docker
 #                     engine is needed or installed)
 #   ShellCheck       (Debian package shellcheck: the deploy scripts are checked with it)
+#   Chromium         (Debian package chromium: the browser e2e test drives it with playwright-core;
+#                     `npx playwright install` is not used, it downloads from outside the registries)
 #
 # Does nothing (and takes well under a second) when all are present. Installs with apt-get
 # when run as root on Debian/Ubuntu; otherwise prints what to install and exits 1.
@@ -28,14 +30,16 @@ have_postgres() {
 have_redis() { command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; }
 have_compose() { command -v docker-compose >/dev/null 2>&1; }
 have_shellcheck() { command -v shellcheck >/dev/null 2>&1; }
+have_chromium() { command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; }
 
-say "Checking for nginx, PostgreSQL server binaries (initdb/pg_ctl), redis-server, docker-compose and shellcheck (needed by the e2e tests)"
+say "Checking for nginx, PostgreSQL server binaries (initdb/pg_ctl), redis-server, docker-compose, shellcheck and chromium (needed by the e2e tests)"
 missing=()
 have_nginx || missing+=(nginx)
 have_postgres || missing+=(postgresql)
 have_redis || missing+=(redis-server)
 have_compose || missing+=(docker-compose)
 have_shellcheck || missing+=(shellcheck)
+have_chromium || missing+=(chromium)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   say "All present: nothing to install"
@@ -58,6 +62,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
       case "$pkg" in
         postgresql) brew+=(postgresql@15) ;;
         redis-server) brew+=(redis) ;;
+        chromium) brew+=(--cask chromium) ;;
         *) brew+=("$pkg") ;;
       esac
     done
@@ -99,6 +104,7 @@ have_postgres || failed+=(postgresql)
 have_redis || failed+=(redis-server)
 have_compose || failed+=(docker-compose)
 have_shellcheck || failed+=(shellcheck)
+have_chromium || failed+=(chromium)
 if [ "${#failed[@]}" -ne 0 ]; then
   warn "still missing after the install: ${failed[*]}"
   exit 1

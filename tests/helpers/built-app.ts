@@ -53,6 +53,9 @@ export async function startApp({
       SHUTDOWN_TIMEOUT_MS: '10000',
       // Every test client is 127.0.0.1; tests of the limits pass their own.
       ...GENEROUS_LIMITS,
+      // Tests read readiness right after breaking or restoring a dependency: no reuse of the
+      // last check (concurrent probes still share one). The cache has its own tests.
+      READINESS_CACHE_MS: '0',
       ...env,
       DATA_DIR: dataDir,
     },
