@@ -220,3 +220,33 @@ describe('cross-site request forgery on the cookie endpoints', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe("the API's own origin behind a TLS-terminating proxy (TRUST_PROXY=1)", () => {
+  let proxied: TestApp;
+  beforeAll(async () => {
+    proxied = await createTestApp({ TRUST_PROXY: '1', FRONTEND_URL: FRONTEND });
+  });
+  afterAll(() => proxied.close());
+
+  async function cookieRefreshFrom(origin: string) {
+    const registered = await request(proxied.app)
+      .post('/api/auth/register')
+      .send({ ...credentials(), tokenDelivery: 'cookie' });
+    return request(proxied.app)
+      .post('/api/auth/refresh')
+      .set('Host', 'api.example.com')
+      .set('X-Forwarded-Proto', 'https')
+      .set('Origin', origin)
+      .set('Cookie', `${REFRESH_COOKIE}=${refreshCookieOf(registered) ?? ''}`);
+  }
+
+  it('is https://<Host> when the proxy says the request came over https', async () => {
+    expect((await cookieRefreshFrom('https://api.example.com')).status).toBe(200);
+  });
+
+  it('is not the plain-http origin of the same host', async () => {
+    const res = await cookieRefreshFrom('http://api.example.com');
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe('CSRF_ORIGIN_REFUSED');
+  });
+});
