@@ -6,7 +6,7 @@
 #
 # Plain Dockerfile syntax, no `# syntax=` line and no `RUN --mount`: that line makes BuildKit
 # download a frontend image from Docker Hub, which fails in air-gapped builds, and `--mount` needs
-# BuildKit. This file builds with BuildKit, the legacy builder and Podman alike. The packages are
+# BuildKit. This file builds with BuildKit and with the legacy builder. The packages are
 # downloaded once (`pnpm fetch`, keyed on the lockfile alone), and both installs below link from
 # that store offline.
 
