@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { RUN_ENV, docker, run, type ContainerRun } from './container/docker';
+import { RUN_ENV, RUN_ERROR_ENV, docker, run, type ContainerRun } from './container/docker';
 
 /** What to do when no engine answers: the tier fails with this, it never skips itself. */
 export const NO_ENGINE = `The container tier needs a Docker engine with the compose plugin (v2), and none answers.
@@ -20,6 +20,16 @@ Then run the tier again: pnpm test:container.`;
  * Each file of the tier starts its own compose projects, named after the run id.
  */
 export default async function setup(): Promise<void> {
+  try {
+    process.env[RUN_ENV] = JSON.stringify(await prepare());
+  } catch (error) {
+    // Each file of the tier then fails with this (see containerRun), while the other tiers of the
+    // same jest run still run: a missing engine fails the container tier, not every tier.
+    process.env[RUN_ERROR_ENV] = (error as Error).message;
+  }
+}
+
+async function prepare(): Promise<ContainerRun> {
   const info = await run('docker', ['info', '--format', '{{.ServerVersion}}']);
   const compose = await run('docker', ['compose', 'version', '--short']);
   if (info.code !== 0 || compose.code !== 0)
@@ -27,6 +37,8 @@ export default async function setup(): Promise<void> {
 
   const id = `ct${process.pid}${randomBytes(3).toString('hex')}`;
   const repository = `express-template-${id}`;
+  // Recorded before the build, so the global teardown removes whatever of it exists.
+  process.env[RUN_ENV] = JSON.stringify({ id, repository, buildSeconds: 0 });
   const build = await run('docker', ['build', '-t', `${repository}:v1`, '.']);
   if (build.code !== 0)
     throw new Error(`docker build failed (exit ${build.code}):\n${build.output.slice(-4000)}`);
@@ -44,10 +56,10 @@ export default async function setup(): Promise<void> {
     `CMD ["sh", "-c", "DATABASE_URL=postgresql://app:app@127.0.0.1:9/app exec node dist/server.js"]`,
   );
 
-  const runInfo: ContainerRun = { id, repository, buildSeconds: Math.round(build.ms / 1000) };
-  process.env[RUN_ENV] = JSON.stringify(runInfo);
+  const buildSeconds = Math.round(build.ms / 1000);
   console.log(
     `\ncontainer tier: engine ${info.output.trim()}, compose ${compose.output.trim()}; ` +
-      `built ${repository}:v1 in ${runInfo.buildSeconds}s`,
+      `built ${repository}:v1 in ${buildSeconds}s`,
   );
+  return { id, repository, buildSeconds };
 }

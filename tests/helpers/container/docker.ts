@@ -58,8 +58,13 @@ export interface ContainerRun {
 }
 
 export const RUN_ENV = 'CONTAINER_TIER_RUN';
+/** Why the global setup could not prepare the run (no engine, a failed build). */
+export const RUN_ERROR_ENV = 'CONTAINER_TIER_ERROR';
 
+/** The run the global setup prepared; throws why it could not, failing the file that asks. */
 export function containerRun(): ContainerRun {
+  const error = process.env[RUN_ERROR_ENV];
+  if (error) throw new Error(error);
   const value = process.env[RUN_ENV];
   if (!value) throw new Error(`${RUN_ENV} is unset: run the container tier through jest's project`);
   return JSON.parse(value) as ContainerRun;
