@@ -14,6 +14,9 @@
 # deploy.sh sources this file and sets the options.
 # shellcheck disable=SC2153,SC2154 # the option variables are defined in deploy.sh, which sources this
 
+# Where docker-compose.prod.yml's nginx keeps the list it includes (its tmpfs).
+readonly NGINX_UPSTREAMS_IN_CONTAINER=/etc/nginx/upstreams/api.conf
+
 compose() {
   local args=(-f "$COMPOSE_FILE" --env-file "$ENV_FILE")
   if [ -n "$PROJECT_NAME" ]; then args+=(-p "$PROJECT_NAME"); fi
@@ -37,6 +40,8 @@ compose_check() {
   fi
   [ -n "$(compose ps -q "$NGINX_SERVICE")" ] ||
     usage_error "the $NGINX_SERVICE service is not running: 'docker compose -f $COMPOSE_FILE --env-file $ENV_FILE up -d' first"
+  compose exec -T "$NGINX_SERVICE" test -w "$NGINX_UPSTREAMS_IN_CONTAINER" ||
+    usage_error "the $NGINX_SERVICE container has no writable $NGINX_UPSTREAMS_IN_CONTAINER: give it the tmpfs and start command of this repository's docker-compose.prod.yml, then 'docker compose up -d $NGINX_SERVICE'"
   local output
   output="$(compose_nginx -t 2>&1)" || usage_error "nginx -t fails before any change:
 $output"
@@ -151,9 +156,6 @@ compose_nginx_workers() {
   mapfile -t pids < <(compose exec -T "$NGINX_SERVICE" sh -c "$WORKER_PIDS_SH" sh 1)
   set_list "$1" "${pids[@]}"
 }
-
-# Where docker-compose.prod.yml's nginx keeps the list it includes (its tmpfs).
-readonly NGINX_UPSTREAMS_IN_CONTAINER=/etc/nginx/upstreams/api.conf
 
 compose_upstreams_read() {
   local text
