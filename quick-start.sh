@@ -43,8 +43,9 @@ Commands:
   migrate                   Apply database migrations (pnpm db:migrate; DATABASE_URL or the
                             embedded database)
   test [args]               Install missing system test binaries (nginx, PostgreSQL, Redis,
-                            docker-compose, shellcheck, chromium), then run every test tier
-                            (pnpm test:all [args])
+                            docker-compose, shellcheck, chromium), start a Docker engine when none
+                            answers and ../shared/docker-offline/engine.sh is there, then run
+                            every test tier (pnpm test:all [args])
   bench                     Run the benchmarks (pnpm bench)
   help                      Show this help
 
@@ -245,15 +246,45 @@ cmd_migrate() {
   exec "${PNPM[@]}" db:migrate
 }
 
+# The offline Docker engine script of this template's CI machines, beside the clone: it installs
+# Debian's docker.io, starts it and builds stand-ins for the base images (no registry there).
+readonly OFFLINE_ENGINE=../shared/docker-offline/engine.sh
+# Set when this run started the engine, which it then stops when the tests are done.
+ENGINE_STARTED=
+
+# The container tier needs a Docker engine with the compose plugin. With one answering, nothing to
+# do (base images are pulled by docker itself); without one, the offline engine script starts one
+# when it is there. Otherwise the tier fails and says how to get an engine: never a silent skip.
+ensure_container_engine() {
+  local answering=
+  docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1 && answering=1
+  if [ -f "$OFFLINE_ENGINE" ]; then
+    [ -n "$answering" ] || ENGINE_STARTED=1
+    say "Preparing the Docker engine for the container tier (${OFFLINE_ENGINE} up .: install, start, base images)"
+    bash "$OFFLINE_ENGINE" up . || say "Warning: ${OFFLINE_ENGINE} failed: the container tier will fail"
+  elif [ -n "$answering" ]; then
+    say "Docker engine: $(docker info --format 'Docker {{.ServerVersion}}' 2>/dev/null), compose $(docker compose version --short 2>/dev/null)"
+  else
+    say "Warning: no Docker engine answers ('docker info'): the container tier will fail and say how to get one"
+  fi
+}
+
 cmd_test() {
   ensure_node
   say "Checking the system binaries the e2e tests run (scripts/install-system-deps.sh)"
   if ! ./scripts/install-system-deps.sh; then
     die "the e2e tests need nginx, PostgreSQL, Redis, docker-compose, shellcheck and chromium: install them as shown above (or run 'pnpm test' for the unit and integration tiers only)."
   fi
+  ensure_container_engine
   ensure_deps
-  say "Running every test tier (pnpm test:all): build, unit, integration, e2e"
-  exec "${PNPM[@]}" test:all "$@"
+  say "Running every test tier (pnpm test:all): build, unit, integration, e2e, container"
+  local status=0
+  "${PNPM[@]}" test:all "$@" || status=$?
+  if [ -n "$ENGINE_STARTED" ]; then
+    say "Stopping the Docker engine this run started (${OFFLINE_ENGINE} stop)"
+    bash "$OFFLINE_ENGINE" stop || true
+  fi
+  return "$status"
 }
 
 cmd_bench() {

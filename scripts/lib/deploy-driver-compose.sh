@@ -1,19 +1,21 @@
 # shellcheck shell=bash
 # The compose driver of scripts/lib/deploy.sh (production): instances are containers of the API
 # service of a Docker Compose v2 project (docker-compose.prod.yml), on the project's network, named
-# by Compose (<project>-api-<n>); nginx is the project's nginx service, which mounts
-# nginx/upstreams/ from the host, so rewriting the file here and reloading nginx in its container
-# switches traffic. Docker is the state: the service's running containers are the instances, and
-# their image tag is their version.
+# by Compose (<project>-api-<n>); nginx is the project's nginx service. The live upstream list is
+# a file inside the nginx container (a tmpfs, NGINX_UPSTREAMS_IN_CONTAINER), written through
+# `docker compose exec`, so a deploy never touches the host's files and each project (dev, prod,
+# a test run) has its own. Docker is the state: the service's running containers are the
+# instances, and their image tag is their version.
 #
-# UNVERIFIED against a real engine: no Docker engine runs where this template is tested. The
-# orchestration is the one the local driver runs under load in the e2e tests; this file only maps
-# its operations onto docker commands, whose order tests/e2e/deploy-compose-driver.test.ts checks
-# against a fake docker CLI.
+# Proven on a real engine by the container tier (tests/container/): both strategies under load,
+# crashing and never-ready releases rolled back, through the shipped compose file and nginx.
 #
 # Implements the operations of the driver contract (scripts/lib/README.md) as compose_<operation>;
 # deploy.sh sources this file and sets the options.
 # shellcheck disable=SC2153,SC2154 # the option variables are defined in deploy.sh, which sources this
+
+# Where docker-compose.prod.yml's nginx keeps the list it includes (its tmpfs).
+readonly NGINX_UPSTREAMS_IN_CONTAINER=/etc/nginx/upstreams/api.conf
 
 compose() {
   local args=(-f "$COMPOSE_FILE" --env-file "$ENV_FILE")
@@ -27,8 +29,6 @@ compose_check() {
   docker compose version >/dev/null 2>&1 || usage_error "'docker compose' (Compose v2) is not available"
   [ -f "$COMPOSE_FILE" ] || usage_error "compose file not found: $COMPOSE_FILE (--compose-file)"
   [ -f "$ENV_FILE" ] || usage_error "env file not found: $ENV_FILE (--env-file)"
-  : "${NGINX_UPSTREAMS:=$(dirname "$COMPOSE_FILE")/nginx/upstreams/api.conf}"
-  [ -w "$(dirname "$NGINX_UPSTREAMS")" ] || usage_error "cannot write the upstream list $NGINX_UPSTREAMS (--nginx-upstreams)"
 
   # The image the compose file names: ${API_IMAGE:-express-template}:${API_VERSION}.
   local image="${API_IMAGE:-$(sed -n 's/^[[:space:]]*API_IMAGE=//p' "$ENV_FILE" | tail -n 1)}"
@@ -40,6 +40,8 @@ compose_check() {
   fi
   [ -n "$(compose ps -q "$NGINX_SERVICE")" ] ||
     usage_error "the $NGINX_SERVICE service is not running: 'docker compose -f $COMPOSE_FILE --env-file $ENV_FILE up -d' first"
+  compose exec -T "$NGINX_SERVICE" test -w "$NGINX_UPSTREAMS_IN_CONTAINER" ||
+    usage_error "the $NGINX_SERVICE container has no writable $NGINX_UPSTREAMS_IN_CONTAINER: give it the tmpfs and start command of this repository's docker-compose.prod.yml, then 'docker compose up -d $NGINX_SERVICE'"
   local output
   output="$(compose_nginx -t 2>&1)" || usage_error "nginx -t fails before any change:
 $output"
@@ -94,12 +96,23 @@ compose_describe() {
 # shellcheck disable=SC2016 # JavaScript, not shell
 readonly READY_PROBE_JS='fetch("http://127.0.0.1:" + (process.env.PORT || 3001) + "/health/ready", { signal: AbortSignal.timeout(2000) }).then((r) => { console.log("HTTP " + r.status); process.exit(r.status === 200 ? 0 : 1); }, (e) => { console.log(e.message); process.exit(1); })'
 
-# 0: ready; 1: not yet; 2: the container stopped. The detail says what it answered, or how it ended.
+# 0: ready; 1: not yet; 2: the container stopped, or crashed and was restarted by the service's
+# restart policy: a new instance that crashed even once before it was ready is a failed release,
+# rolled back at once instead of after the policy's attempts. The detail says what it answered,
+# or how it ended.
 compose_probe() {
-  local id status=0 detail
+  local id status=0 detail state running restarting restarts code
   rec_fields "$2" _ _ id _
-  if [ "$(docker inspect -f '{{.State.Running}}' "$id" 2>/dev/null)" != true ]; then
-    printf -v "$1" 'exited (status %s)' "$(docker inspect -f '{{.State.ExitCode}}' "$id" 2>/dev/null || echo '?')"
+  state="$(docker inspect -f '{{.State.Running}} {{.State.Restarting}} {{.RestartCount}} {{.State.ExitCode}}' "$id" 2>/dev/null)" ||
+    state='false false 0 ?'
+  read -r running restarting restarts code <<<"$state"
+  if [ "$restarting" = true ] || [ "$restarts" != 0 ]; then
+    # (its exit status is gone: the restart reset it)
+    printf -v "$1" 'crashed (restarted %s time(s) by its restart policy)' "$restarts"
+    return 2
+  fi
+  if [ "$running" != true ]; then
+    printf -v "$1" 'exited (status %s)' "$code"
     return 2
   fi
   detail="$(docker exec "$id" node -e "$READY_PROBE_JS" 2>&1)" || status=1
@@ -144,7 +157,18 @@ compose_nginx_workers() {
   set_list "$1" "${pids[@]}"
 }
 
-compose_upstreams_file() { printf -v "$1" '%s' "$NGINX_UPSTREAMS"; }
+compose_upstreams_read() {
+  local text
+  text="$(compose exec -T "$NGINX_SERVICE" cat "$NGINX_UPSTREAMS_IN_CONTAINER")" || return 1
+  printf -v "$1" '%s\n' "$text"
+}
+
+# Written beside the list, then renamed over it, so nginx never reads half a file.
+compose_upstreams_write() {
+  # shellcheck disable=SC2016 # expanded by the container's sh
+  compose exec -T "$NGINX_SERVICE" sh -c 'cat >"$1.tmp" && mv -f "$1.tmp" "$1"' sh \
+    "$NGINX_UPSTREAMS_IN_CONTAINER" <"$1"
+}
 
 compose_finish() {
   log "note: set API_VERSION=${VERSION} in ${ENV_FILE}, or a later 'docker compose up' recreates the ${SERVICE} containers from another tag"

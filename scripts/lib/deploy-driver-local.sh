@@ -228,7 +228,18 @@ local_nginx_workers() {
   set_list "$1" "${pids[@]}"
 }
 
-local_upstreams_file() { printf -v "$1" '%s' "$NGINX_UPSTREAMS"; }
+local_upstreams_read() {
+  local text=''
+  [ -f "$NGINX_UPSTREAMS" ] && text="$(cat "$NGINX_UPSTREAMS")"
+  printf -v "$1" '%s\n' "$text"
+}
+
+# A rename in the list's own directory, so nginx never reads half a file.
+local_upstreams_write() {
+  local tmp
+  tmp="$(dirname "$NGINX_UPSTREAMS")/.$(basename "$NGINX_UPSTREAMS").tmp"
+  cp "$1" "$tmp" && mv -f "$tmp" "$NGINX_UPSTREAMS"
+}
 
 # Nothing to add: the state dir records what runs, for the next deploy.
 local_finish() { :; }

@@ -33,7 +33,7 @@ readonly EXIT_NEEDS_ATTENTION=3 # the deploy failed and the previous state could
 readonly DRIVERS=(local compose)
 # What every driver defines as <driver>_<operation>: the rows of the table in scripts/lib/README.md.
 readonly DRIVER_OPERATIONS=(check list save migrate start describe probe log_tail stop nginx
-  nginx_workers upstreams_file finish)
+  nginx_workers upstreams_read upstreams_write finish)
 
 # Passive health check on every upstream line: after max_fails errors within fail_timeout nginx
 # skips the replica for fail_timeout (the same parameters as the shipped nginx/upstreams/api.conf).
@@ -184,8 +184,8 @@ Compose driver:
   --service NAME           the API service (default: api)
   --nginx-service NAME     the nginx service (default: nginx)
   --app-port PORT          the port the API listens on in its container (default: 3001)
-  --nginx-upstreams FILE   the upstream list on the host, mounted into the nginx container
-                           (default: nginx/upstreams/api.conf next to the compose file)
+  The upstream list is written inside the nginx container (docker-compose.prod.yml gives it a
+  tmpfs): no file on this host changes.
 
 Exit status: 0 deployed; 1 failed and rolled back (the previous set serves); 2 bad arguments or
 a failed pre-flight check (nothing changed); 3 failed and the previous state could not be
@@ -302,10 +302,10 @@ without() {
 }
 
 # --- nginx ----------------------------------------------------------------------------------------
+# The upstream list of the given instances, as nginx includes it, into the file $1.
 write_upstreams() {
-  local file="$1" rec name addr tmp
+  local file="$1" rec name addr
   shift
-  tmp="$(dirname "$file")/.$(basename "$file").tmp"
   {
     printf '# Written by scripts/%s.sh (%s driver) at %s.\n' "$DEPLOY_NAME" "$DRIVER" "$(date -u +%FT%TZ)"
     printf '# Passive health checks: after max_fails failures within fail_timeout, a replica is\n'
@@ -314,9 +314,13 @@ write_upstreams() {
       rec_fields "$rec" name addr _ _
       printf 'server %s %s; # %s\n' "$addr" "$UPSTREAM_PARAMS" "$name"
     done
-  } >"$tmp"
-  # A rename, so nginx never reads half a file (and a bind-mounted directory sees the new file).
-  mv -f "$tmp" "$file"
+  } >"$file"
+}
+
+# Puts back the upstream list saved in $1 and removes the temp files given.
+restore_upstreams() {
+  driver upstreams_write "$1" || warn "could not restore the previous upstream list"
+  rm -f "$@"
 }
 
 # Makes nginx route to exactly the given instances: rewrite the list, check it, reload, then wait
@@ -325,32 +329,35 @@ write_upstreams() {
 switch_upstreams() {
   local why="$1"
   shift
-  local file_out file backup output workers_out=() old_workers=() upstream
-  driver upstreams_file file_out
-  file="$file_out"
+  local previous_out='' next backup output workers_out=() old_workers=() upstream
+  # The list lives where nginx runs (a file on this host, a file in the nginx container): it is
+  # read and replaced through the driver, never assumed to be a file of this checkout.
+  driver upstreams_read previous_out
+  next="$(mktemp)"
   backup="$(mktemp)"
-  cp "$file" "$backup" 2>/dev/null || : >"$backup"
-  write_upstreams "$file" "$@"
+  printf '%s' "$previous_out" >"$backup"
+  write_upstreams "$next" "$@"
+  if ! driver upstreams_write "$next"; then
+    restore_upstreams "$backup" "$next"
+    fail "$EXIT_FAILED" "could not write the new upstream list (${DRIVER} driver); restored the previous one"
+  fi
   if ! output="$(driver nginx -t 2>&1)"; then
-    cp "$backup" "$file"
-    rm -f "$backup"
+    restore_upstreams "$backup" "$next"
     printf '%s\n' "$output" | indent >&2
-    fail "$EXIT_FAILED" "nginx rejected the new upstream list ($file); restored the previous one"
+    fail "$EXIT_FAILED" "nginx rejected the new upstream list; restored the previous one"
   fi
   driver nginx_workers workers_out
   old_workers=("${workers_out[@]}")
   if [ "${#old_workers[@]}" -eq 0 ]; then
-    cp "$backup" "$file"
-    rm -f "$backup"
+    restore_upstreams "$backup" "$next"
     fail "$EXIT_FAILED" "cannot see nginx's worker processes (${DRIVER} driver); restored the upstream list"
   fi
   if ! output="$(driver nginx -s reload 2>&1)"; then
-    cp "$backup" "$file"
-    rm -f "$backup"
+    restore_upstreams "$backup" "$next"
     printf '%s\n' "$output" | indent >&2
     fail "$EXIT_NEEDS_ATTENTION" "nginx -s reload failed; restored the upstream list, reload nginx by hand"
   fi
-  rm -f "$backup"
+  rm -f "$next" "$backup"
   describe upstream "$@"
   log "nginx reloaded (${why}): upstream = ${upstream}"
 

@@ -15,10 +15,9 @@ const ROOT = path.resolve(__dirname, '../..');
 const FAKE_DOCKER = path.resolve(__dirname, '../helpers/e2e/fake-docker.sh');
 
 /**
- * The compose driver, run against a fake docker CLI (tests/helpers/e2e/fake-docker.sh): no Docker
- * engine runs here. This proves the driver's plumbing and the order of the docker commands it
- * issues, which is the orchestration the local driver proves under real load; it cannot prove
- * Docker's own behaviour (see the README).
+ * The compose driver, run against a fake docker CLI (tests/helpers/e2e/fake-docker.sh): the order
+ * of the docker commands it issues, checked without an engine. The container tier
+ * (tests/container/prod-stack.test.ts) runs the same driver on a real engine, under load.
  */
 describe('scripts/deploy-*.sh --driver compose, against a fake docker CLI', () => {
   let dir: string;
@@ -31,6 +30,7 @@ describe('scripts/deploy-*.sh --driver compose, against a fake docker CLI', () =
     );
     copyFileSync(path.join(ROOT, '.env.prod.example'), path.join(dir, '.env.prod'));
     cpSync(path.join(ROOT, 'nginx'), path.join(dir, 'nginx'), { recursive: true });
+    const shipped = path.join(dir, 'nginx/upstreams/api.conf');
     mkdirSync(path.join(dir, 'bin'));
     copyFileSync(FAKE_DOCKER, path.join(dir, 'bin', 'docker'));
     mkdirSync(path.join(dir, 'docker'));
@@ -40,6 +40,8 @@ describe('scripts/deploy-*.sh --driver compose, against a fake docker CLI', () =
       [1, 2, 3].map((n) => `c${n} proj-api-${n} express-template:v1 true\n`).join(''),
     );
     writeFileSync(path.join(dir, 'docker', 'seq'), '3\n');
+    // What the nginx container starts with: the shipped list.
+    copyFileSync(shipped, path.join(dir, 'docker', 'upstreams'));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -93,9 +95,7 @@ describe('scripts/deploy-*.sh --driver compose, against a fake docker CLI', () =
 
   const upstreams = () =>
     [
-      ...readFileSync(path.join(dir, 'nginx/upstreams/api.conf'), 'utf8').matchAll(
-        /^server (\S+)/gm,
-      ),
+      ...readFileSync(path.join(dir, 'docker', 'upstreams'), 'utf8').matchAll(/^server (\S+)/gm),
     ].map((m) => m[1]);
   const containers = () => readFileSync(path.join(dir, 'docker', 'containers'), 'utf8');
 
@@ -112,6 +112,10 @@ describe('scripts/deploy-*.sh --driver compose, against a fake docker CLI', () =
       [4, 5, 6].map((n) => `c${n} proj-api-${n} express-template:v2 true\n`).join(''),
     );
     expect(run.output).toContain('set API_VERSION=v2 in');
+    // The list lives in the nginx container: the files beside the compose file are never written.
+    expect(readFileSync(path.join(dir, 'nginx/upstreams/api.conf'), 'utf8')).toBe(
+      readFileSync(path.join(ROOT, 'nginx/upstreams/api.conf'), 'utf8'),
+    );
   });
 
   it('blue-green: starts the whole green set, switches nginx in one reload, then stops blue', async () => {
@@ -132,7 +136,7 @@ describe('scripts/deploy-*.sh --driver compose, against a fake docker CLI', () =
   });
 
   it('blue-green: removes a green set that never gets ready without touching nginx', async () => {
-    const shipped = readFileSync(path.join(dir, 'nginx/upstreams/api.conf'), 'utf8');
+    const shipped = readFileSync(path.join(dir, 'docker', 'upstreams'), 'utf8');
     const run = await deploy('blue-green', { FAKE_DOCKER_NOT_READY: '1' }, [
       '--ready-timeout',
       '2',
@@ -148,7 +152,7 @@ describe('scripts/deploy-*.sh --driver compose, against a fake docker CLI', () =
       'rm c5',
       'rm c6',
     ]);
-    expect(readFileSync(path.join(dir, 'nginx/upstreams/api.conf'), 'utf8')).toBe(shipped);
+    expect(readFileSync(path.join(dir, 'docker', 'upstreams'), 'utf8')).toBe(shipped);
     expect(containers()).toBe(
       [1, 2, 3].map((n) => `c${n} proj-api-${n} express-template:v1 true\n`).join(''),
     );

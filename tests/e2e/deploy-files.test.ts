@@ -38,7 +38,11 @@ describe('compose files (validated offline by docker-compose config)', () => {
     compose = findBinary('docker-compose');
     // A copy, so a developer's own .env or .env.prod never takes part.
     dir = mkdtempSync(path.join(os.tmpdir(), 'e2e-compose-'));
-    for (const file of ['docker-compose.yml', 'docker-compose.prod.yml'])
+    for (const file of [
+      'docker-compose.yml',
+      'docker-compose.prod.yml',
+      'docker-compose.db-ports.yml',
+    ])
       copyFileSync(path.join(ROOT, file), path.join(dir, file));
     // What the README asks: copy the example, replace every CHANGE_ME.
     writeFileSync(
@@ -56,6 +60,19 @@ describe('compose files (validated offline by docker-compose config)', () => {
     const { output } = await runCommand(compose, ['-f', 'docker-compose.yml', 'config'], dir);
     // Migrations run once, as their own service, before the API starts.
     expect(output).toContain('condition: service_completed_successfully');
+    // Only nginx is published, on loopback: the API (TRUST_PROXY=1) is reachable through nginx
+    // alone, and PostgreSQL and Redis take no host port (the host may run its own).
+    expect(output.match(/^ {4}ports:$/gm)).toHaveLength(1);
+    expect(output).toMatch(/^ {4}ports:\n {4}- 127\.0\.0\.1:8080:80\/tcp$/m);
+    expect(output).toMatch(/^ {4}read_only: true$/m);
+  });
+
+  it('publishes the development databases on loopback ports with docker-compose.db-ports.yml', async () => {
+    const files = ['-f', 'docker-compose.yml', '-f', 'docker-compose.db-ports.yml'];
+    const { code, output } = await runCommand(compose, [...files, 'config'], dir);
+    expect(code).toBe(0);
+    expect(output).toMatch(/- 127\.0\.0\.1:15432:5432\/tcp$/m);
+    expect(output).toMatch(/- 127\.0\.0\.1:16379:6379\/tcp$/m);
   });
 
   it('accepts docker-compose.prod.yml with an .env.prod made from .env.prod.example', async () => {
@@ -67,7 +84,10 @@ describe('compose files (validated offline by docker-compose config)', () => {
     expect(output).toMatch(/^ {4}stop_grace_period: 30s$/m);
     // nginx is the only published port.
     expect(output.match(/^ {4}ports:$/gm)).toHaveLength(1);
-    expect(output).toMatch(/^ {4}ports:\n {4}- published: 80\n {6}target: 80$/m);
+    expect(output).toMatch(/^ {4}ports:\n {4}- 0\.0\.0\.0:80:80\/tcp$/m);
+    // The API's root filesystem is read-only; nginx's live upstream list is in its own tmpfs.
+    expect(output).toMatch(/^ {4}read_only: true$/m);
+    expect(output).toMatch(/^ {4}tmpfs:\n {4}- \/etc\/nginx\/upstreams$/m);
   });
 
   it('refuses docker-compose.prod.yml without the database password', async () => {

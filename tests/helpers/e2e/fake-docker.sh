@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# A stand-in for the docker CLI, for the compose driver's tests: no Docker engine runs where this
-# template is tested. It keeps containers as lines in $FAKE_DOCKER_STATE/containers
+# A stand-in for the docker CLI, for the compose driver's command-order tests, which run without an
+# engine (tests/container/ runs the driver on a real one). It keeps containers as lines in $FAKE_DOCKER_STATE/containers
 # ("<id> <name> <image> <running>"), answers the few commands scripts/lib/deploy-driver-compose.sh
 # runs as Docker would, and appends every invocation, with API_VERSION, to $FAKE_DOCKER_STATE/calls.
 # nginx's workers are pids <generation>1 and <generation>2; each `nginx -s reload` bumps the
-# generation, as a real reload replaces the workers.
+# generation, as a real reload replaces the workers. The upstream list inside the nginx container
+# is $FAKE_DOCKER_STATE/upstreams.
 set -euo pipefail
 
 state="${FAKE_DOCKER_STATE:?}"
@@ -45,7 +46,14 @@ if [ "$1" = compose ]; then
         nginx)
           if [ "${*: -1}" = reload ]; then echo $((generation + 1)) >"$state/nginx-generation"; fi
           ;;
-        sh) printf '%s1\n%s2\n' "$generation" "$generation" ;;
+        cat) cat "$state/upstreams" 2>/dev/null || true ;;
+        sh)
+          if [ "${*: -1}" = 1 ]; then
+            printf '%s1\n%s2\n' "$generation" "$generation" # the workers of master pid 1
+          else
+            cat >"$state/upstreams" # the upstream list, written from stdin
+          fi
+          ;;
       esac
       ;;
     *)
@@ -63,6 +71,7 @@ case "$1" in
     case "$format" in
       *'.Config.Image'*) echo "/$(field "$id" 2) $(field "$id" 3)" ;;
       *'.Name'*) echo "/$(field "$id" 2)" ;;
+      *'.RestartCount'*) echo "$(field "$id" 4) false 0 0" ;; # running, restarting, restarts, exit
       *'.State.Running'*) field "$id" 4 ;;
       *'.State.ExitCode'*) echo 0 ;;
     esac

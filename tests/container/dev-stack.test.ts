@@ -1,0 +1,88 @@
+import path from 'node:path';
+import { register } from '../../harness/auth-api';
+import { eventually } from '../../harness/eventually';
+import { request } from '../../harness/http-client';
+import { freePort, tryConnect } from '../../harness/ports';
+import { makeTempDir } from '../../harness/temp-dirs';
+import { ComposeProject, containerRun, docker, writeEnvFile } from '../helpers/container/docker';
+
+/**
+ * docker-compose.yml (development) on a real engine, with the image the tier built, plus
+ * docker-compose.db-ports.yml, which publishes PostgreSQL on a loopback port of the test's
+ * choosing (the host's own PostgreSQL and Redis hold 5432 and 6379). The API is reachable only
+ * through nginx, which alone is trusted for X-Forwarded-For (TRUST_PROXY=1).
+ */
+describe('docker-compose.yml (development) on a real Docker engine', () => {
+  const { repository } = containerRun();
+  let project: ComposeProject;
+  let baseUrl: string;
+  let postgresPort: number;
+
+  beforeAll(async () => {
+    const tmp = makeTempDir('container-dev-');
+    const [httpPort, pgPort, redisPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    postgresPort = pgPort;
+    baseUrl = `http://127.0.0.1:${httpPort}`;
+    const envFile = path.join(tmp, 'compose.env');
+    writeEnvFile(envFile, {
+      API_IMAGE: repository,
+      API_VERSION: 'v1',
+      HTTP_PORT: String(httpPort),
+      POSTGRES_HOST_PORT: String(pgPort),
+      REDIS_HOST_PORT: String(redisPort),
+    });
+    project = new ComposeProject(
+      'dev',
+      ['docker-compose.yml', 'docker-compose.db-ports.yml'],
+      envFile,
+    );
+    const up = await project.compose(['up', '-d']);
+    if (up.code !== 0) throw new Error(`docker compose up failed:\n${up.output}`);
+    console.log(`container tier, dev stack: up in ${Math.round(up.ms / 1000)}s`);
+    await eventually(() => request(`${baseUrl}/health/ready`).then((r) => r.status), {
+      describe: `${baseUrl}/health/ready through nginx to answer 200`,
+      timeoutMs: 120_000,
+      until: (status) => status === 200,
+    });
+  });
+
+  afterAll(() => project?.down());
+
+  it('registers an account through nginx', async () => {
+    const account = await register(baseUrl, { label: 'container-dev' });
+    expect(account.accessToken).toEqual(expect.any(String));
+  });
+
+  it('publishes only nginx and the databases, and only on 127.0.0.1; the API not at all', async () => {
+    const published: Record<string, string[]> = {};
+    for (const service of ['api', 'nginx', 'postgres', 'redis']) {
+      const [id] = await project.containers(service);
+      const bindings = JSON.parse(
+        await docker(['inspect', '-f', '{{json .HostConfig.PortBindings}}', id!]),
+      ) as Record<string, Array<{ HostIp: string; HostPort: string }>> | null;
+      published[service] = Object.values(bindings ?? {})
+        .flat()
+        .map((b) => `${b.HostIp}:${b.HostPort}`);
+    }
+    expect(published).toEqual({
+      api: [],
+      nginx: [baseUrl.replace('http://', '')],
+      postgres: [`127.0.0.1:${postgresPort}`],
+      redis: [expect.stringMatching(/^127\.0\.0\.1:\d+$/)],
+    });
+    expect(await tryConnect(postgresPort)).toBe('connected');
+  });
+
+  it('takes the client address from nginx, not from a header the client forged', async () => {
+    // Loopback may read the metrics: a client that could pass for 127.0.0.1 would get them.
+    const forged = await request(`${baseUrl}/health/metrics`, {
+      headers: { 'X-Forwarded-For': '127.0.0.1' },
+    });
+    expect(forged.status).toBe(403);
+  });
+
+  it('tears down to nothing, volumes included', async () => {
+    await project.down();
+    expect(await project.leftovers()).toEqual([]);
+  });
+});
