@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { CommonErrorCode, DomainError } from '../errors/domain-error';
 import { defineRoute, type Authenticator, type Feature } from '../http/route';
 import { AuthErrorCode } from './auth.errors';
+import { PasswordErrorCode } from './password.errors';
 import type { ActiveSession, PublicUser } from './auth.repository';
 import {
   authResponse,
@@ -57,7 +58,7 @@ export function authFeature({ auth, refreshCookieSecure }: AuthRoutesDeps): Feat
         path: '/register',
         summary: 'Create an account and start a session',
         auth: 'none',
-        rateLimits: ['auth', 'authEmail'],
+        rateLimits: ['signIn'],
         body: registerBody,
         responses: {
           201: {
@@ -65,7 +66,7 @@ export function authFeature({ auth, refreshCookieSecure }: AuthRoutesDeps): Feat
             body: authResponse,
           },
         },
-        errors: [AuthErrorCode.EMAIL_TAKEN],
+        errors: [AuthErrorCode.EMAIL_TAKEN, PasswordErrorCode.PASSWORD_TOO_COMMON],
       }).handle(async ({ body, req, res }) =>
         tokenReply(
           res,
@@ -78,7 +79,7 @@ export function authFeature({ auth, refreshCookieSecure }: AuthRoutesDeps): Feat
         path: '/login',
         summary: 'Start a session',
         auth: 'none',
-        rateLimits: ['auth', 'authEmail'],
+        rateLimits: ['signIn'],
         body: loginBody,
         responses: { 200: { description: 'Logged in', body: authResponse } },
         // Wrong email or password, deliberately indistinguishable.
@@ -149,9 +150,15 @@ export function authFeature({ auth, refreshCookieSecure }: AuthRoutesDeps): Feat
         path: '/change-password',
         summary: 'Change the password; every other session is revoked',
         auth: 'bearer',
+        // Verifies a password: the sign-in limits, keyed by the authenticated user.
+        rateLimits: ['signIn'],
         body: changePasswordBody,
         responses: { 204: { description: 'Changed' } },
-        errors: [AuthErrorCode.INVALID_CURRENT_PASSWORD, AuthErrorCode.ACCOUNT_NOT_FOUND],
+        errors: [
+          AuthErrorCode.INVALID_CURRENT_PASSWORD,
+          AuthErrorCode.ACCOUNT_NOT_FOUND,
+          PasswordErrorCode.PASSWORD_TOO_COMMON,
+        ],
       }).handle(async ({ auth: caller, body }) => {
         await auth.changePassword(caller, body);
         return { status: 204 };

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { AuthErrorCode } from '../auth/auth.errors';
+import { PasswordErrorCode } from '../auth/password.errors';
 import { CommonErrorCode } from '../errors/domain-error';
 
 /** Codes only the HTTP layer raises: about the request as HTTP, not about the domain. */
@@ -9,12 +10,16 @@ export const HttpErrorCode = {
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   ROUTE_NOT_FOUND: 'ROUTE_NOT_FOUND',
   RATE_LIMITED: 'RATE_LIMITED',
+  /** An account had too many password attempts: this one must wait (`Retry-After`). */
+  SIGN_IN_DELAYED: 'SIGN_IN_DELAYED',
+  /** Another password check of the same account is already running in this process. */
+  TOO_MANY_CONCURRENT_ATTEMPTS: 'TOO_MANY_CONCURRENT_ATTEMPTS',
 } as const;
 
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
 
 /** Every code the API can answer with. */
-export type ErrorCode = CommonErrorCode | HttpErrorCode | AuthErrorCode;
+export type ErrorCode = CommonErrorCode | HttpErrorCode | AuthErrorCode | PasswordErrorCode;
 
 interface ErrorStatus {
   status: number;
@@ -45,6 +50,9 @@ const ERROR_STATUSES = {
   [HttpErrorCode.ROUTE_NOT_FOUND]: { status: 404 },
   // express-rate-limit sets Retry-After itself, from the window.
   [HttpErrorCode.RATE_LIMITED]: { status: 429 },
+  // The sign-in delay sets Retry-After itself: the time until the account's next attempt.
+  [HttpErrorCode.SIGN_IN_DELAYED]: { status: 429 },
+  [HttpErrorCode.TOO_MANY_CONCURRENT_ATTEMPTS]: { status: 429, headers: { 'Retry-After': '1' } },
 
   [AuthErrorCode.AUTH_REQUIRED]: { status: 401 },
   [AuthErrorCode.TOKEN_INVALID]: { status: 401 },
@@ -57,6 +65,9 @@ const ERROR_STATUSES = {
   [AuthErrorCode.REFRESH_TOKEN_REVOKED]: { status: 401 },
   [AuthErrorCode.SESSION_EXPIRED]: { status: 401 },
   [AuthErrorCode.SESSION_NOT_FOUND]: { status: 404 },
+
+  [PasswordErrorCode.PASSWORD_TOO_COMMON]: { status: 400 },
+  [PasswordErrorCode.PASSWORD_CHECKS_BUSY]: { status: 503, headers: { 'Retry-After': '1' } },
 } as const satisfies Record<ErrorCode, ErrorStatus>;
 
 const table: ReadonlyMap<string, ErrorStatus> = new Map(Object.entries(ERROR_STATUSES));
