@@ -66,7 +66,11 @@ export function authFeature({ auth, refreshCookieSecure }: AuthRoutesDeps): Feat
             body: authResponse,
           },
         },
-        errors: [AuthErrorCode.EMAIL_TAKEN, PasswordErrorCode.PASSWORD_TOO_COMMON],
+        errors: [
+          AuthErrorCode.EMAIL_TAKEN,
+          PasswordErrorCode.PASSWORD_TOO_COMMON,
+          PasswordErrorCode.PASSWORD_BREACHED,
+        ],
       }).handle(async ({ body, req, res }) =>
         tokenReply(
           res,
@@ -158,6 +162,7 @@ export function authFeature({ auth, refreshCookieSecure }: AuthRoutesDeps): Feat
           AuthErrorCode.INVALID_CURRENT_PASSWORD,
           AuthErrorCode.ACCOUNT_NOT_FOUND,
           PasswordErrorCode.PASSWORD_TOO_COMMON,
+          PasswordErrorCode.PASSWORD_BREACHED,
         ],
       }).handle(async ({ auth: caller, body }) => {
         await auth.changePassword(caller, body);

@@ -90,7 +90,7 @@ export function createAuthService({
       input: { email: string; password: string; name: string | null },
       client: ClientInfo,
     ): Promise<AuthResult> {
-      passwordPolicy.assertAcceptable(input.password);
+      await passwordPolicy.assertAcceptable(input.password);
       const passwordHash = await passwords.hash(input.password);
       const { at, sessionId, expiresAt } = newSession();
       const userId = randomUUID();
@@ -194,7 +194,7 @@ export function createAuthService({
       auth: AccessClaims,
       input: { currentPassword: string; newPassword: string },
     ): Promise<void> {
-      passwordPolicy.assertAcceptable(input.newPassword);
+      await passwordPolicy.assertAcceptable(input.newPassword);
       const user = await repository.findUserById(auth.userId);
       if (!user) throw accountGone();
       if (!(await passwords.verify(user.passwordHash, input.currentPassword))) {

@@ -182,7 +182,10 @@ export async function composeServer(
         maxQueued: config.auth.passwordHashQueueMax,
       }),
     ),
-    passwordPolicy: createPasswordPolicy(),
+    passwordPolicy: createPasswordPolicy({
+      breachCheckUrl: config.auth.passwordBreachCheckUrl,
+      logger,
+    }),
     logger,
     sessionMaxAgeSeconds: config.auth.sessionMaxAgeSeconds,
   });

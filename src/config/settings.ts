@@ -310,6 +310,13 @@ export const settings = {
       default: 64,
       doc: 'Password hashes that may wait for the hasher in one process; beyond that a sign-in is answered 503 `PASSWORD_CHECKS_BUSY` with `Retry-After` instead of queueing.',
     }),
+    /** Off unless set: the offline list is always checked (see password-policy.ts). */
+    passwordBreachCheckUrl: setting({
+      env: 'PASSWORD_BREACH_CHECK_URL',
+      format: url(['https:', 'http:']),
+      unset: 'off',
+      doc: 'A Pwned Passwords range API (`https://api.pwnedpasswords.com/range/`) also asked, by k-anonymity (5 hex of a SHA-1), whether a new password was breached; unreachable within 2 s: the password is accepted and a warning logged.',
+    }),
   },
   /** Swagger UI at /docs and the OpenAPI document at /docs/openapi.json. */
   apiDocs: {

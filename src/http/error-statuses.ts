@@ -67,6 +67,7 @@ const ERROR_STATUSES = {
   [AuthErrorCode.SESSION_NOT_FOUND]: { status: 404 },
 
   [PasswordErrorCode.PASSWORD_TOO_COMMON]: { status: 400 },
+  [PasswordErrorCode.PASSWORD_BREACHED]: { status: 400 },
   [PasswordErrorCode.PASSWORD_CHECKS_BUSY]: { status: 503, headers: { 'Retry-After': '1' } },
 } as const satisfies Record<ErrorCode, ErrorStatus>;
 

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { createPasswordHasher } from '../../../src/auth/password-hasher';
 import { registerAccount } from '../../helpers/auth-client';
@@ -64,5 +67,35 @@ describe('breached-password check', () => {
       .post('/api/auth/login')
       .send({ email: account.email, password: 'iloveyou' });
     expect(res.status).toBe(200);
+  });
+});
+
+describe('the optional online breach check, configured by PASSWORD_BREACH_CHECK_URL', () => {
+  it('refuses a password the range API knows with PASSWORD_BREACHED', async () => {
+    const breached = 'breached but long enough';
+    const hash = createHash('sha1').update(breached).digest('hex').toUpperCase();
+    // A range API on loopback, answering as api.pwnedpasswords.com does.
+    const api = http.createServer((req, res) => {
+      const known = req.url === `/range/${hash.slice(0, 5)}` ? `${hash.slice(5)}:7\r\n` : '';
+      res.writeHead(200).end(`${known}${'A'.repeat(35)}:0\r\n`);
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const online = await createTestApp({
+      PASSWORD_BREACH_CHECK_URL: `http://127.0.0.1:${(api.address() as AddressInfo).port}/range/`,
+    });
+    try {
+      const refused = await request(online.app)
+        .post('/api/auth/register')
+        .send({ email: 'online@example.com', password: breached });
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({ code: 'PASSWORD_BREACHED' });
+      const accepted = await request(online.app)
+        .post('/api/auth/register')
+        .send({ email: 'online@example.com', password: 'violet tugboat margin 42' });
+      expect(accepted.status).toBe(201);
+    } finally {
+      await online.close();
+      await new Promise((resolve) => api.close(resolve));
+    }
   });
 });
