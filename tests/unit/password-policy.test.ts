@@ -6,7 +6,7 @@ import { commonPasswordForm, createPasswordPolicy } from '../../src/auth/passwor
 import { createLogger } from '../../src/logger';
 import { LogCapture } from '../../harness/log-capture';
 
-const refusedWith = (code: string) => expect.objectContaining({ code });
+const refusedWith = (code: string): unknown => expect.objectContaining({ code });
 
 describe('the shipped common-password list', () => {
   it('has at least 10,000 entries, with its source and license', () => {
