@@ -103,6 +103,9 @@ export function createContext(
       RATE_LIMIT_AUTH_MAX: '1000000000',
       RATE_LIMIT_AUTH_EMAIL_MAX: '1000000000',
       RATE_LIMIT_REFRESH_MAX: '1000000000',
+      // The login burst signs one account in many times at once (each one still passes the
+      // per-account delay and concurrency checks, and their stores).
+      SIGN_IN_CONCURRENCY_PER_ACCOUNT: '1000',
       ...(config.databaseUrl ? { DATABASE_URL: config.databaseUrl } : {}),
       ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}),
       ...config.extraAppEnv,

@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { CommonErrorCode, DomainError } from '../errors/domain-error';
 import { defineRoute, type Authenticator, type Feature } from '../http/route';
 import { AuthErrorCode } from './auth.errors';
+import { PasswordErrorCode } from './password.errors';
 import type { ActiveSession, PublicUser } from './auth.repository';
 import {
   authResponse,
@@ -105,7 +106,7 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
         path: '/register',
         summary: 'Create an account and start a session',
         auth: 'none',
-        rateLimits: ['auth', 'authEmail'],
+        rateLimits: ['signIn'],
         body: registerBody,
         responses: {
           201: {
@@ -114,7 +115,11 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
             body: authResponse,
           },
         },
-        errors: [AuthErrorCode.EMAIL_TAKEN],
+        errors: [
+          AuthErrorCode.EMAIL_TAKEN,
+          PasswordErrorCode.PASSWORD_TOO_COMMON,
+          PasswordErrorCode.PASSWORD_BREACHED,
+        ],
       }).handle(async ({ body: { tokenDelivery, ...input }, req, res }) =>
         tokenReply(
           res,
@@ -128,7 +133,7 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
         path: '/login',
         summary: 'Start a session',
         auth: 'none',
-        rateLimits: ['auth', 'authEmail'],
+        rateLimits: ['signIn'],
         body: loginBody,
         responses: {
           200: {
@@ -210,9 +215,16 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
         path: '/change-password',
         summary: 'Change the password; every other session is revoked',
         auth: 'bearer',
+        // Verifies a password: the sign-in limits, keyed by the authenticated user.
+        rateLimits: ['signIn'],
         body: changePasswordBody,
         responses: { 204: { description: 'Changed' } },
-        errors: [AuthErrorCode.INVALID_CURRENT_PASSWORD, AuthErrorCode.ACCOUNT_NOT_FOUND],
+        errors: [
+          AuthErrorCode.INVALID_CURRENT_PASSWORD,
+          AuthErrorCode.ACCOUNT_NOT_FOUND,
+          PasswordErrorCode.PASSWORD_TOO_COMMON,
+          PasswordErrorCode.PASSWORD_BREACHED,
+        ],
       }).handle(async ({ auth: caller, body }) => {
         await auth.changePassword(caller, body);
         return { status: 204 };

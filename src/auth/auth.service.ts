@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import { AuthErrorCode } from './auth.errors';
 import type { ActiveSession, AuthRepository, PublicUser } from './auth.repository';
 import type { PasswordHasher } from './password-hasher';
+import type { PasswordPolicy } from './password-policy';
 import type { AccessClaims, TokenService } from './token-service';
 import { hashToken } from './token-service';
 
@@ -28,6 +29,8 @@ export interface AuthServiceDeps {
   repository: AuthRepository;
   tokens: TokenService;
   passwords: PasswordHasher;
+  /** Checked wherever a password is set (not where one is verified). */
+  passwordPolicy: PasswordPolicy;
   logger: Logger;
   /** Absolute lifetime of a session, in seconds. */
   sessionMaxAgeSeconds: number;
@@ -53,6 +56,7 @@ export function createAuthService({
   repository,
   tokens,
   passwords,
+  passwordPolicy,
   logger,
   sessionMaxAgeSeconds,
   now = () => new Date(),
@@ -86,6 +90,7 @@ export function createAuthService({
       input: { email: string; password: string; name: string | null },
       client: ClientInfo,
     ): Promise<AuthResult> {
+      await passwordPolicy.assertAcceptable(input.password);
       const passwordHash = await passwords.hash(input.password);
       const { at, sessionId, expiresAt } = newSession();
       const userId = randomUUID();
@@ -189,6 +194,7 @@ export function createAuthService({
       auth: AccessClaims,
       input: { currentPassword: string; newPassword: string },
     ): Promise<void> {
+      await passwordPolicy.assertAcceptable(input.newPassword);
       const user = await repository.findUserById(auth.userId);
       if (!user) throw accountGone();
       if (!(await passwords.verify(user.passwordHash, input.currentPassword))) {

@@ -1,5 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { hash, verify, type Algorithm, type Options } from '@node-rs/argon2';
+import { DomainError } from '../errors/domain-error';
+import { PasswordErrorCode } from './password.errors';
 
 // `Algorithm` is a const enum, which isolated-module builds cannot read: Argon2id is 2.
 const ARGON2ID = 2 as Algorithm;
@@ -52,34 +54,61 @@ export interface PasswordHasherOptions {
    * no thread for DNS lookups or file reads. Default: one less than the cores.
    */
   concurrency?: number;
+  /**
+   * Hashes that may wait for a slot; one more is refused at once with `PASSWORD_CHECKS_BUSY`
+   * (503, `Retry-After`) rather than queued. Bounds how long any sign-in waits behind a flood
+   * (about `maxQueued` x one hash / `concurrency`); one account's share of the queue is bounded
+   * before it gets here, by the sign-in policy's per-account concurrency cap. Default: unbounded.
+   */
+  maxQueued?: number;
 }
+
+/** Thrown (and answered 503) when the hasher's queue is full. */
+const hasherBusy = () =>
+  new DomainError(
+    PasswordErrorCode.PASSWORD_CHECKS_BUSY,
+    'Too many password checks are waiting on this server; try again in a moment',
+  );
 
 /** Creates the hasher. The dummy hash starts computing at once, off the event loop. */
 export function createPasswordHasher({
   concurrency = Math.max(1, availableParallelism() - 1),
+  maxQueued = Infinity,
 }: PasswordHasherOptions = {}): PasswordHasher {
-  const limited = concurrencyLimit(concurrency);
+  const limited = concurrencyLimit(concurrency, maxQueued);
+  // Started before any request: it never finds the queue full.
   const dummyHash = limited(() => hash(crypto.randomUUID(), PARAMS));
+  /** A malformed hash verifies as false; a full queue is the caller's to answer. */
+  const falseUnlessBusy = (error: unknown) => {
+    if (error instanceof DomainError) throw error;
+    return false;
+  };
   return {
     hash: (password) => limited(() => hash(normalizePassword(password), PARAMS)),
     verify: (passwordHash, password) =>
-      limited(() => verify(passwordHash, normalizePassword(password))).catch(() => false),
+      limited(() => verify(passwordHash, normalizePassword(password))).catch(falseUnlessBusy),
     needsRehash: (passwordHash) => !passwordHash.startsWith(PARAMS_TAG),
     async verifyDummy(password) {
       // The same queue as a real verification, so an unknown email waits just as long.
-      await dummyHash
-        .then((dummy) => limited(() => verify(dummy, normalizePassword(password))))
-        .catch(() => false);
+      const dummy = await dummyHash;
+      await limited(() => verify(dummy, normalizePassword(password))).catch(falseUnlessBusy);
     },
   };
 }
 
-/** Runs at most `max` tasks at once; the others start in arrival order as slots free up. */
-export function concurrencyLimit(max: number): <T>(task: () => Promise<T>) => Promise<T> {
+/**
+ * Runs at most `max` tasks at once; the others start in arrival order as slots free up. With
+ * `maxQueued` waiting already, a further task is refused (`PASSWORD_CHECKS_BUSY`) without running.
+ */
+export function concurrencyLimit(
+  max: number,
+  maxQueued = Infinity,
+): <T>(task: () => Promise<T>) => Promise<T> {
   let active = 0;
   const waiting: Array<() => void> = [];
   return async (task) => {
     if (active < max) active++;
+    else if (waiting.length >= maxQueued) throw hasherBusy();
     // A finishing task hands its slot straight to the next in line (`active` stays the same).
     else await new Promise<void>((resolve) => waiting.push(resolve));
     try {

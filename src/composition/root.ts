@@ -3,7 +3,8 @@ import type { DestinationStream } from 'pino';
 import { authFeature, bearerAuthenticator } from '../auth/auth.routes';
 import { createAuthRepository } from '../auth/auth.repository';
 import { createAuthService } from '../auth/auth.service';
-import { createPasswordHasher } from '../auth/password-hasher';
+import { createPasswordHasher, type PasswordHasher } from '../auth/password-hasher';
+import { createPasswordPolicy } from '../auth/password-policy';
 import { startTokenPurge } from '../auth/token-purge';
 import { TokenService } from '../auth/token-service';
 import { clusterMetricsSource, serveClusterMetrics } from '../cluster/cluster-metrics';
@@ -41,6 +42,11 @@ export interface ComposeOptions {
    * already migrated copy and skips the check.
    */
   migrateEmbedded?: boolean;
+  /**
+   * Tests only: wraps the password hasher, to observe which checks reach it and hold them
+   * there (the sign-in policy's fairness tests). Production passes none.
+   */
+  wrapPasswordHasher?: (hasher: PasswordHasher) => PasswordHasher;
 }
 
 /** Everything a server process runs on, built from its configuration. */
@@ -169,11 +175,18 @@ export async function composeServer(
   const auth = createAuthService({
     repository: authRepository,
     tokens,
-    passwords: createPasswordHasher(
-      config.auth.passwordHashConcurrency
-        ? { concurrency: config.auth.passwordHashConcurrency }
-        : {},
+    passwords: (options.wrapPasswordHasher ?? ((hasher) => hasher))(
+      createPasswordHasher({
+        ...(config.auth.passwordHashConcurrency
+          ? { concurrency: config.auth.passwordHashConcurrency }
+          : {}),
+        maxQueued: config.auth.passwordHashQueueMax,
+      }),
     ),
+    passwordPolicy: createPasswordPolicy({
+      breachCheckUrl: config.auth.passwordBreachCheckUrl,
+      logger,
+    }),
     logger,
     sessionMaxAgeSeconds: config.auth.sessionMaxAgeSeconds,
   });

@@ -151,12 +151,12 @@ export const settings = {
       ),
       windowMs: limitWindow('RATE_LIMIT_API_WINDOW_MS', 60_000, 'Window of the `/api` limit.'),
     },
-    /** `register` and `login` together, per client address. */
+    /** Every password-verifying endpoint together (the `signIn` policy), per client address. */
     auth: {
       limit: requestLimit(
         'RATE_LIMIT_AUTH_MAX',
         20,
-        '`login` + `register` attempts per client address per window.',
+        'Attempts at every password-verifying endpoint (`login`, `register`, `change-password`) per client address per window.',
       ),
       windowMs: limitWindow(
         'RATE_LIMIT_AUTH_WINDOW_MS',
@@ -165,16 +165,48 @@ export const settings = {
       ),
     },
     /**
-     * `register` and `login` per (client address, email): cuts off a run against one account.
+     * The same per (client address, account): cuts off a run against one account.
      * Its window is `auth`'s (added by `loadConfig`).
      */
     authEmail: {
       limit: requestLimit(
         'RATE_LIMIT_AUTH_EMAIL_MAX',
         5,
-        '`login` + `register` attempts per (client address, email) per window.',
+        'The same per (client address, account): the email, or the authenticated user for `change-password`.',
       ),
     },
+    /**
+     * Per account alone, across addresses (finding 10): after `afterFailures` attempts without a
+     * success, each further attempt waits `baseMs`, doubling, at most `maxMs` (see the README's
+     * "Limits" part of the Security section).
+     */
+    signInDelay: {
+      afterFailures: setting({
+        env: 'SIGN_IN_DELAY_AFTER_FAILURES',
+        format: wholeNumber(1),
+        default: 10,
+        doc: 'Password attempts per account (across all addresses) before each further one must wait; a success resets the count.',
+      }),
+      baseMs: setting({
+        env: 'SIGN_IN_DELAY_BASE_MS',
+        format: wholeNumber(1, MAX_TIMER_MS),
+        default: 1_000,
+        doc: 'The first wait once an account is delayed; it doubles with each further attempt.',
+      }),
+      maxMs: setting({
+        env: 'SIGN_IN_DELAY_MAX_MS',
+        format: wholeNumber(1, MAX_TIMER_MS),
+        default: 5 * 60_000,
+        doc: 'The longest wait between two attempts at one account (5 min): a victim is slowed, never locked out for longer.',
+      }),
+    },
+    /** Password checks of one account running at once in one process; the rest are refused. */
+    signInConcurrency: setting({
+      env: 'SIGN_IN_CONCURRENCY_PER_ACCOUNT',
+      format: wholeNumber(1, 1000),
+      default: 2,
+      doc: 'Password-verifying requests of one account a process runs at once; more are answered 429 at once, so one account cannot fill the password hasher queue.',
+    }),
     /** `refresh`, per client address. */
     refresh: {
       limit: requestLimit(
@@ -265,6 +297,19 @@ export const settings = {
       format: wholeNumber(1, 64),
       unset: 'cores - 1, at least 1, shared among cluster workers',
       doc: 'Password hashes (argon2id) one process computes at once; further logins wait their turn, so a login burst cannot starve the event loop (see [Performance](#performance)).',
+    }),
+    passwordHashQueueMax: setting({
+      env: 'PASSWORD_HASH_QUEUE_MAX',
+      format: wholeNumber(1, 100_000),
+      default: 64,
+      doc: 'Password hashes that may wait for the hasher in one process; beyond that a sign-in is answered 503 `PASSWORD_CHECKS_BUSY` with `Retry-After` instead of queueing.',
+    }),
+    /** Off unless set: the offline list is always checked (see password-policy.ts). */
+    passwordBreachCheckUrl: setting({
+      env: 'PASSWORD_BREACH_CHECK_URL',
+      format: url(['https:', 'http:']),
+      unset: 'off',
+      doc: 'A Pwned Passwords range API (`https://api.pwnedpasswords.com/range/`) also asked, by k-anonymity (5 hex of a SHA-1), whether a new password was breached; unreachable within 2 s: the password is accepted and a warning logged.',
     }),
   },
   health: {

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { AuthErrorCode } from '../auth/auth.errors';
+import { PasswordErrorCode } from '../auth/password.errors';
 import { CommonErrorCode } from '../errors/domain-error';
 
 /** Codes only the HTTP layer raises: about the request as HTTP, not about the domain. */
@@ -15,12 +16,16 @@ export const HttpErrorCode = {
   MALFORMED_BODY: 'MALFORMED_BODY',
   /** Any other request Express or a middleware refused with a 4xx of its own. */
   BAD_REQUEST: 'BAD_REQUEST',
+  /** An account had too many password attempts: this one must wait (`Retry-After`). */
+  SIGN_IN_DELAYED: 'SIGN_IN_DELAYED',
+  /** Another password check of the same account is already running in this process. */
+  TOO_MANY_CONCURRENT_ATTEMPTS: 'TOO_MANY_CONCURRENT_ATTEMPTS',
 } as const;
 
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
 
 /** Every code the API can answer with. */
-export type ErrorCode = CommonErrorCode | HttpErrorCode | AuthErrorCode;
+export type ErrorCode = CommonErrorCode | HttpErrorCode | AuthErrorCode | PasswordErrorCode;
 
 interface ErrorStatus {
   status: number;
@@ -54,6 +59,9 @@ const ERROR_STATUSES = {
   [HttpErrorCode.MALFORMED_PATH]: { status: 400 },
   [HttpErrorCode.MALFORMED_BODY]: { status: 400 },
   [HttpErrorCode.BAD_REQUEST]: { status: 400 },
+  // The sign-in delay sets Retry-After itself: the time until the account's next attempt.
+  [HttpErrorCode.SIGN_IN_DELAYED]: { status: 429 },
+  [HttpErrorCode.TOO_MANY_CONCURRENT_ATTEMPTS]: { status: 429, headers: { 'Retry-After': '1' } },
 
   [AuthErrorCode.AUTH_REQUIRED]: { status: 401 },
   [AuthErrorCode.TOKEN_INVALID]: { status: 401 },
@@ -67,6 +75,10 @@ const ERROR_STATUSES = {
   [AuthErrorCode.SESSION_EXPIRED]: { status: 401 },
   [AuthErrorCode.SESSION_NOT_FOUND]: { status: 404 },
   [AuthErrorCode.CSRF_ORIGIN_REFUSED]: { status: 403 },
+
+  [PasswordErrorCode.PASSWORD_TOO_COMMON]: { status: 400 },
+  [PasswordErrorCode.PASSWORD_BREACHED]: { status: 400 },
+  [PasswordErrorCode.PASSWORD_CHECKS_BUSY]: { status: 503, headers: { 'Retry-After': '1' } },
 } as const satisfies Record<ErrorCode, ErrorStatus>;
 
 const table: ReadonlyMap<string, ErrorStatus> = new Map(Object.entries(ERROR_STATUSES));

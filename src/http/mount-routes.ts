@@ -25,8 +25,9 @@ export interface ApiRouterDeps {
  * 1. the API-wide rate limit, then the route's limits that need no body, before the body is
  *    read: a flood is turned away for the price of one counter;
  * 2. JSON body parsing (any other body type is a 415);
- * 3. the feature's headers, the route's limits that read the body, authentication, validation
- *    of params, query and body (in that order);
+ * 3. the feature's headers, authentication, validation of params, query and body (in that
+ *    order), then the route's limits keyed by account (the `signIn` policy: by the
+ *    authenticated user, or by the body's email), so a bearer route is limited per user;
  * 4. the handler, counted while it runs; its reply is sent as JSON, or bare (204).
  * Routes match case-insensitively and with a trailing slash (Express's defaults), limits too.
  */
@@ -54,9 +55,7 @@ export function createApiRouter({
               ),
             ]
           : []),
-        ...policiesOf(route, limits)
-          .filter((policy) => !policy.needsBody)
-          .map((policy) => policy.handler),
+        ...policiesOf(route, limits).flatMap((policy) => policy.early),
       ];
       if (early.length > 0) api[route.method](`${feature.basePath}${route.path}`, ...early);
     }
@@ -74,10 +73,7 @@ export function createApiRouter({
       });
     }
     for (const route of feature.routes) {
-      const late = policiesOf(route, limits)
-        .filter((policy) => policy.needsBody)
-        .map((policy) => policy.handler);
-      router[route.method](route.path, ...late, handle(route, authenticator, inFlight));
+      router[route.method](route.path, handle(route, authenticator, inFlight, limits));
     }
     api.use(feature.basePath, router);
   }
@@ -88,8 +84,16 @@ function policiesOf(route: Route, limits: Pick<RateLimiters, 'policies'>) {
   return (route.rateLimits ?? []).map((name) => limits.policies[name]);
 }
 
-/** Authenticates, validates, runs the handler and sends its reply. */
-function handle(route: Route, authenticator: Authenticator, inFlight: InFlightHandlers) {
+/** Authenticates, validates, applies the account limits, runs the handler and sends its reply. */
+function handle(
+  route: Route,
+  authenticator: Authenticator,
+  inFlight: InFlightHandlers,
+  limits: Pick<RateLimiters, 'policies'>,
+) {
+  const accountStages = policiesOf(route, limits).flatMap((policy) =>
+    policy.account ? [policy.account] : [],
+  );
   return async function routeHandler(
     req: Parameters<RequestHandler>[0],
     res: Response,
@@ -105,7 +109,14 @@ function handle(route: Route, authenticator: Authenticator, inFlight: InFlightHa
       req,
       res,
     };
-    const reply = await inFlight.track(Promise.resolve(route.handler(input)));
+    const releases: Array<() => void> = [];
+    let reply;
+    try {
+      for (const stage of accountStages) releases.push(await stage(req, res, auth));
+      reply = await inFlight.track(Promise.resolve(route.handler(input)));
+    } finally {
+      for (const release of releases) release();
+    }
     res.status(reply.status);
     if ('body' in reply) res.json(reply.body);
     else res.end();

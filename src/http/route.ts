@@ -66,9 +66,10 @@ export interface RouteDeclaration<
   description?: string;
   auth: Auth;
   /**
-   * Rate-limit policies on top of the API-wide one, in order. A policy that needs the body (one
-   * keyed by email) runs after parsing; the others run before it, so a flood is turned away for
-   * the price of one counter, not of reading its bodies.
+   * Rate-limit policies on top of the API-wide one. Their per-address limits run before the
+   * body is read, so a flood is turned away for the price of one counter; their per-account
+   * limits run once the account is known (after authentication and validation). Every endpoint
+   * that verifies or sets a password declares `signIn`.
    */
   rateLimits?: readonly RateLimitPolicyName[];
   body?: BodySchema;
@@ -179,11 +180,21 @@ export const STACK_ERROR_CODES: readonly ErrorCode[] = [
   'SERVICE_UNAVAILABLE',
 ];
 
-/** Every code a route can answer with: its own, its authenticator's and the stack's. */
+/**
+ * The codes a route's rate-limit policies add: the `signIn` policy's progressive delay and
+ * per-account concurrency cap (429), and the password hasher's full queue (503).
+ */
+export const POLICY_ERROR_CODES: Readonly<Record<RateLimitPolicyName, readonly ErrorCode[]>> = {
+  signIn: ['SIGN_IN_DELAYED', 'TOO_MANY_CONCURRENT_ATTEMPTS', 'PASSWORD_CHECKS_BUSY'],
+  refresh: [],
+};
+
+/** Every code a route can answer with: its own, its authenticator's, its policies' and the stack's. */
 export function errorCodesOf(route: Route, authenticator: Authenticator): Set<ErrorCode> {
   return new Set<ErrorCode>([
     ...STACK_ERROR_CODES,
     ...(route.auth === 'bearer' ? authenticator.errors : []),
+    ...(route.rateLimits ?? []).flatMap((policy) => POLICY_ERROR_CODES[policy]),
     ...route.errors,
   ]);
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
 
 /**
@@ -19,16 +19,29 @@ export function emailFromBody(body: unknown): string | undefined {
 }
 
 /**
- * A key generator for a (client address, email) limit. The address is `req.ip` through
- * `ipKeyGenerator` (an IPv6 client is keyed by its subnet, as for the per-address limits). The
- * email is hashed: Redis key listings and memory dumps never show addresses, and a 100 kB
- * "email" makes a key of fixed size. Requests without an email must be skipped (see
- * {@link emailFromBody}); their per-address limit still applies.
+ * The account a password-verifying request is about, as a rate-limit key: the authenticated
+ * user on a `bearer` route (`change-password`, a re-authentication), else the email of the body
+ * (`login`, `register`), or undefined when there is none. The email is hashed: Redis key
+ * listings and memory dumps never show addresses, and a 100 kB "email" makes a key of fixed
+ * size. An email and a user id are different keys for the same person: `login` is limited by
+ * what it is given (an email that may not exist), `change-password` by who asks.
  */
-export function ipAndEmailKey(ipv6Subnet: number): (req: Request) => string {
-  return (req) => {
-    const email = emailFromBody(req.body) ?? '';
-    const emailHash = createHash('sha256').update(email).digest('base64url').slice(0, 22);
-    return `${ipKeyGenerator(req.ip ?? '', ipv6Subnet)}|${emailHash}`;
-  };
+export function accountKey(req: Request, caller: { userId: string } | undefined) {
+  if (caller) return `user:${caller.userId}`;
+  const email = emailFromBody(req.body);
+  if (email === undefined) return undefined;
+  return `email:${createHash('sha256').update(email).digest('base64url').slice(0, 22)}`;
 }
+
+/**
+ * A key generator for a (client address, account) limit: the address is `req.ip` through
+ * `ipKeyGenerator` (an IPv6 client is keyed by its subnet, as for the per-address limits), the
+ * account what {@link accountKey} found, read from `res.locals[ACCOUNT_LOCAL]`.
+ */
+export function ipAndAccountKey(ipv6Subnet: number): (req: Request, res: Response) => string {
+  return (req, res) =>
+    `${ipKeyGenerator(req.ip ?? '', ipv6Subnet)}|${String(res.locals[ACCOUNT_LOCAL])}`;
+}
+
+/** Where the sign-in policy leaves the account key for its limiters. */
+export const ACCOUNT_LOCAL = 'rateLimitAccount';

@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { rateLimit, type Options, type Store } from 'express-rate-limit';
 import type { Config, RateLimitPolicy } from '../config';
 import { DomainError } from '../errors/domain-error';
@@ -7,7 +7,9 @@ import { HttpErrorCode } from '../http/error-statuses';
 import { sendProblem } from '../http/problem';
 import type { Logger } from '../logger';
 import type { Redis } from '../redis/redis-client';
-import { emailFromBody, ipAndEmailKey } from './client-key';
+import { AccountConcurrency } from './account-concurrency';
+import { ACCOUNT_LOCAL, accountKey, ipAndAccountKey } from './client-key';
+import type { SignInDelay } from './sign-in-delay';
 import { selectStores, type RateLimitState, type StoreSelection } from './store-selection';
 
 export interface RateLimitersDeps {
@@ -19,29 +21,47 @@ export interface RateLimitersDeps {
   isClusterWorker?: boolean;
 }
 
-/** The policies a route can name in its `rateLimits` (see http/route.ts). */
-export type RateLimitPolicyName = 'auth' | 'authEmail' | 'refresh';
+/**
+ * The policies a route can name in its `rateLimits` (see http/route.ts):
+ * - `signIn`: every endpoint that verifies or sets a password (login, register, change-password
+ *   and any re-authentication): per address, per (address, account), per account with a
+ *   progressive delay, and a cap on the account's checks running at once;
+ * - `refresh`: token refreshes, per address.
+ */
+export type RateLimitPolicyName = 'signIn' | 'refresh';
 
-/** A limiter a route names, and where it must run. */
+/** The caller of an authenticated route, as far as limits care. */
+export interface LimitedCaller {
+  userId: string;
+}
+
+/**
+ * Admits a request once its account is known, or throws a DomainError (429 or 503). Resolves
+ * with the function that ends the admission: the route adapter calls it when the handler is
+ * done (it frees the account's place among the checks running at once).
+ */
+export type AccountStage = (
+  req: Request,
+  res: Response,
+  caller: LimitedCaller | undefined,
+) => Promise<() => void>;
+
+/** What a route's policy runs, and where. */
 export interface RouteRateLimit {
-  handler: RequestHandler;
+  /** Before the body is read (per address): a flood is turned away for one counter each. */
+  early: readonly RequestHandler[];
   /**
-   * Whether it reads the parsed body (a key with the email): it then runs after body parsing;
-   * the others run before it, so a flood is refused without reading its bodies.
+   * Once the account is known: after authentication and validation (a `bearer` route is keyed
+   * by its user, a public one by the email of its body).
    */
-  needsBody: boolean;
+  account?: AccountStage;
 }
 
 /** The app's rate limiters and the state of their store. */
 export interface RateLimiters {
   /** Every request under `/api`, per client address. Mount before body parsing. */
   api: RequestHandler;
-  /**
-   * - `auth`: sign-in and registration together, per client address;
-   * - `authEmail`: the same per (client address, email); a request without a usable email is
-   *   not counted here (the per-address limit still applies);
-   * - `refresh`: token refreshes, per client address.
-   */
+  /** See {@link RateLimitPolicyName}. */
   policies: Readonly<Record<RateLimitPolicyName, RouteRateLimit>>;
   /** Where counts live now (Redis, or the memory fallback during an outage). */
   state: () => RateLimitState;
@@ -124,34 +144,37 @@ export function createRateLimiters({
   };
 
   const api = limiter('api', config.rateLimit.api, 'Too many requests; try again later');
-  const policies: Record<RateLimitPolicyName, RouteRateLimit> = {
-    auth: {
-      handler: limiter(
-        'auth',
-        config.rateLimit.auth,
-        'Too many sign-in or registration attempts; try again later',
-      ),
-      needsBody: false,
+  const perAddress = limiter(
+    'auth',
+    config.rateLimit.auth,
+    'Too many sign-in or registration attempts; try again later',
+  );
+  const accountRejection = new DomainError(
+    HttpErrorCode.RATE_LIMITED,
+    'Too many attempts for this account; try again later',
+  );
+  const perAddressAndAccount = limiter(
+    'auth-account',
+    config.rateLimit.authEmail,
+    'Too many attempts for this account; try again later',
+    {
+      keyGenerator: ipAndAccountKey(ipv6Subnet),
+      // Run inside the route adapter, which answers the error (see runLimiter).
+      handler: (_req, _res, next) => next(accountRejection),
     },
-    authEmail: {
-      handler: limiter(
-        'auth-email',
-        config.rateLimit.authEmail,
-        'Too many attempts for this account; try again later',
-        {
-          keyGenerator: ipAndEmailKey(ipv6Subnet),
-          skip: (req) => emailFromBody(req.body) === undefined,
-        },
-      ),
-      needsBody: true,
+  );
+  const concurrency = new AccountConcurrency(config.rateLimit.signInConcurrency);
+  const delay = stores.createSignInDelay('sign-in-delay', config.rateLimit.signInDelay);
+
+  const policies: Record<RateLimitPolicyName, RouteRateLimit> = {
+    signIn: {
+      early: [perAddress],
+      account: signInAccountStage({ perAddressAndAccount, concurrency, delay, logger: log }),
     },
     refresh: {
-      handler: limiter(
-        'refresh',
-        config.rateLimit.refresh,
-        'Too many token refreshes; try again later',
-      ),
-      needsBody: false,
+      early: [
+        limiter('refresh', config.rateLimit.refresh, 'Too many token refreshes; try again later'),
+      ],
     },
   };
   log.info(
@@ -162,7 +185,9 @@ export function createRateLimiters({
       limits: {
         api: config.rateLimit.api,
         auth: config.rateLimit.auth,
-        authEmail: config.rateLimit.authEmail,
+        authAccount: config.rateLimit.authEmail,
+        signInDelay: config.rateLimit.signInDelay,
+        signInConcurrency: config.rateLimit.signInConcurrency,
         refresh: config.rateLimit.refresh,
       },
     },
@@ -176,7 +201,75 @@ export function createRateLimiters({
     state: stores.state,
     async close() {
       stores.close();
+      delay.close();
       await Promise.allSettled(created.map((store) => Promise.resolve(store.shutdown?.())));
     },
   };
+}
+
+interface SignInStageDeps {
+  perAddressAndAccount: RequestHandler;
+  concurrency: AccountConcurrency;
+  delay: SignInDelay;
+  logger: Logger;
+}
+
+/**
+ * The `signIn` policy once the account is known, cheapest refusal first: the (address, account)
+ * count, the account's place among the checks running at once (not counted when refused), then
+ * the account's progressive delay (which counts the attempt as a failure until a 2xx reply
+ * resets it).
+ */
+function signInAccountStage({
+  perAddressAndAccount,
+  concurrency,
+  delay,
+  logger,
+}: SignInStageDeps): AccountStage {
+  const busy = new DomainError(
+    HttpErrorCode.TOO_MANY_CONCURRENT_ATTEMPTS,
+    'Another attempt for this account is still running; try again in a moment',
+  );
+  return async (req, res, caller) => {
+    const account = accountKey(req, caller);
+    // No account to count (a body without an email fails validation before this).
+    if (account === undefined) return () => {};
+    res.locals[ACCOUNT_LOCAL] = account;
+    await runLimiter(perAddressAndAccount, req, res);
+    const release = concurrency.tryAcquire(account);
+    if (!release) throw busy;
+    try {
+      const decision = await delay.attempt(account);
+      if (!decision.allowed) {
+        const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+        res.setHeader('Retry-After', String(seconds));
+        throw new DomainError(
+          HttpErrorCode.SIGN_IN_DELAYED,
+          `Too many failed attempts for this account; the next one may run in ${seconds} s`,
+        );
+      }
+    } catch (error) {
+      release();
+      throw error;
+    }
+    res.once('finish', () => {
+      if (res.statusCode < 200 || res.statusCode >= 300) return;
+      delay.reset(account).catch((error: unknown) => {
+        logger.warn({ err: error }, 'could not reset the sign-in delay of an account');
+      });
+    });
+    return release;
+  };
+}
+
+/** Runs an Express middleware as a step: resolves when it passes, rejects with what it refuses. */
+function runLimiter(handler: RequestHandler, req: Request, res: Response): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: unknown) => {
+      if (!error) resolve();
+      // Express's `next` takes anything; ours only ever pass DomainErrors.
+      else reject(error instanceof Error ? error : new Error('rate limiter failed'));
+    };
+    Promise.resolve(handler(req, res, done)).catch(reject);
+  });
 }

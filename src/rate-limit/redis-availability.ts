@@ -14,6 +14,12 @@ export interface RedisAvailabilityOptions {
   startupGraceMs: number;
   /** How often to check whether Redis is back during an outage. */
   retryIntervalMs?: number;
+  /**
+   * Failed commands in a row (no success between them) that switch counting to memory. One
+   * slow command (a timeout from event-loop lag, say) must not: it is answered from the
+   * stores' shadow counts and Redis keeps counting. A lost connection switches at once.
+   */
+  failureThreshold?: number;
 }
 
 /**
@@ -22,16 +28,20 @@ export interface RedisAvailabilityOptions {
  *
  * One shared decision rather than one per limiter: an outage is logged once (and the recovery
  * once), and every limiter switches together, so `/health/ready` and metrics have one state to
- * report. The switch to memory is immediate on the first failed Redis command; the way back is
- * a probe that reloads every store's scripts (a Redis that restarted empty has none), run when
- * the connection becomes ready again and every `retryIntervalMs` while degraded, so a Redis that
- * stalls without disconnecting is noticed too.
+ * report. The switch to memory happens when the connection closes, or after `failureThreshold`
+ * failed commands in a row: a single slow command does not switch anything (the request that
+ * issued it is decided from the memory shadow every store keeps, see redis-fallback-store.ts).
+ * The way back is a probe that reloads every store's scripts (a Redis that restarted empty has
+ * none), run when the connection becomes ready again and every `retryIntervalMs` while
+ * degraded, so a Redis that stalls without disconnecting is noticed too.
  */
 export class RedisAvailability {
   readonly #redis: RedisAvailabilityOptions['redis'];
   readonly #logger: Logger;
   readonly #startupGraceMs: number;
   readonly #retryIntervalMs: number;
+  readonly #failureThreshold: number;
+  #failuresInARow = 0;
   readonly #stores: RedisBackedStore[] = [];
   readonly #startedAt = Date.now();
   #usingRedis = false;
@@ -43,17 +53,20 @@ export class RedisAvailability {
   #closed = false;
   #timer: NodeJS.Timeout | undefined;
   readonly #onReady = () => void this.#probe();
+  readonly #onClose = () => this.#degrade(new Error('the Redis connection closed'));
 
   constructor({
     redis,
     logger,
     startupGraceMs,
     retryIntervalMs = 1_000,
+    failureThreshold = 3,
   }: RedisAvailabilityOptions) {
     this.#redis = redis;
     this.#logger = logger;
     this.#startupGraceMs = startupGraceMs;
     this.#retryIntervalMs = retryIntervalMs;
+    this.#failureThreshold = failureThreshold;
   }
 
   /** True while counts go to Redis. Read on every request: a field read, no work. */
@@ -74,6 +87,7 @@ export class RedisAvailability {
   /** Starts watching Redis: call once every store is registered and initialised. */
   start(): void {
     this.#redis.on('ready', this.#onReady);
+    this.#redis.on('close', this.#onClose);
     void this.#probe();
   }
 
@@ -82,15 +96,29 @@ export class RedisAvailability {
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#redis.off('ready', this.#onReady);
+    this.#redis.off('close', this.#onClose);
+  }
+
+  /** Called by a store whose Redis command succeeded: the run of failures is over. */
+  reportSuccess(): void {
+    this.#failuresInARow = 0;
   }
 
   /**
-   * Called by a store whose Redis command failed: every limiter switches to memory now, and
-   * the outage is logged once, however many requests were in flight when it began.
+   * Called by a store whose Redis command failed. After `failureThreshold` in a row every
+   * limiter switches to memory, and the outage is logged once, however many requests were in
+   * flight when it began.
    */
   reportFailure(error: unknown): void {
     if (!this.#usingRedis) return;
+    if (++this.#failuresInARow < this.#failureThreshold) return;
+    this.#degrade(error);
+  }
+
+  #degrade(error: unknown): void {
+    if (!this.#usingRedis) return;
     this.#usingRedis = false;
+    this.#failuresInARow = 0;
     this.#degradedSince = new Date();
     this.#logOutage(error);
     this.#scheduleProbe();
@@ -109,6 +137,7 @@ export class RedisAvailability {
       if (this.#closed) return;
       const since = this.#degradedSince;
       this.#usingRedis = true;
+      this.#failuresInARow = 0;
       this.#degradedSince = undefined;
       if (this.#outageLogged && since) {
         this.#logger.info(

@@ -19,13 +19,22 @@ export interface RedisFallbackStoreOptions {
 
 /**
  * Counts in Redis (rate-limit-redis: one atomic script call per hit) while Redis answers, and in
- * this process's memory while it does not.
+ * this process's memory while it does not, without handing out fresh allowances.
  *
  * A store that only passed requests through during an outage (`passOnStoreError`) would switch
  * the limits off exactly when someone may be hammering the API; one that threw would fail the
- * requests. Here a failed Redis command costs the request nothing but the command timeout: it is
- * counted in memory instead, and every later request goes straight to memory until
- * {@link RedisAvailability} finds Redis back. Counts are per process during the outage.
+ * requests; one that started an empty count would give every client a new allowance. Here every
+ * hit is also counted in a memory shadow, always, so the fallback starts from what this process
+ * saw in the window:
+ * - while Redis answers, a client's count is the larger of Redis's and the shadow's (they differ
+ *   only after Redis lost its data, say by restarting empty: the shadow then keeps what it saw);
+ * - a failed or slow command is answered from the shadow, and after enough failures in a row
+ *   (or a closed connection) {@link RedisAvailability} sends every later hit straight to it until
+ *   Redis is back.
+ * So with one process a client never gets more than the limit per window, outage or not; with N
+ * processes counting on their own during an outage, at most N x the limit (each stops its share
+ * at the limit, counting the hits it saw before the outage too). The shadow costs one map update
+ * per hit.
  */
 export class RedisFallbackStore implements Store, RedisBackedStore {
   /** Keys are shared between processes through Redis (read by express-rate-limit's checks). */
@@ -33,7 +42,8 @@ export class RedisFallbackStore implements Store, RedisBackedStore {
   /** Read by express-rate-limit's double-count check, which tells limiters apart by it. */
   readonly prefix: string;
   readonly #redisStore: RedisStore;
-  readonly #memory = new MemoryStore();
+  /** Every hit this process saw in the window: the fallback, and a floor under Redis's count. */
+  readonly #shadow = new MemoryStore();
   readonly #availability: RedisAvailability;
   #options: Options | undefined;
 
@@ -51,7 +61,7 @@ export class RedisFallbackStore implements Store, RedisBackedStore {
   /** Called once by express-rate-limit; Redis itself is reached later, by {@link connect}. */
   init(options: Options): void {
     this.#options = options;
-    this.#memory.init(options);
+    this.#shadow.init(options);
   }
 
   async connect(): Promise<void> {
@@ -60,50 +70,43 @@ export class RedisFallbackStore implements Store, RedisBackedStore {
   }
 
   async increment(key: string): Promise<IncrementResponse> {
-    if (this.#availability.usingRedis) {
-      try {
-        return await this.#redisStore.increment(key);
-      } catch (error) {
-        this.#availability.reportFailure(error);
-      }
-    }
-    return this.#memory.increment(key);
+    const seen = await this.#shadow.increment(key);
+    const shared = await this.#fromRedis(() => this.#redisStore.increment(key));
+    return shared && shared.totalHits >= seen.totalHits ? shared : seen;
   }
 
   async decrement(key: string): Promise<void> {
-    if (this.#availability.usingRedis) {
-      try {
-        return await this.#redisStore.decrement(key);
-      } catch (error) {
-        this.#availability.reportFailure(error);
-      }
-    }
-    return this.#memory.decrement(key);
+    await this.#shadow.decrement(key);
+    await this.#fromRedis(() => this.#redisStore.decrement(key));
   }
 
   async get(key: string): Promise<ClientRateLimitInfo | undefined> {
-    if (this.#availability.usingRedis) {
-      try {
-        return await this.#redisStore.get(key);
-      } catch (error) {
-        this.#availability.reportFailure(error);
-      }
-    }
-    return this.#memory.get(key);
+    const seen = await this.#shadow.get(key);
+    const shared = await this.#fromRedis(() => this.#redisStore.get(key));
+    if (!shared) return seen;
+    return seen && seen.totalHits > shared.totalHits ? seen : shared;
   }
 
-  /** Forgets the key in memory too: a stale fallback count must not outlive a reset. */
+  /** Forgets the key in the shadow too: a stale count must not outlive a reset. */
   async resetKey(key: string): Promise<void> {
-    await this.#memory.resetKey(key);
-    if (!this.#availability.usingRedis) return;
-    try {
-      await this.#redisStore.resetKey(key);
-    } catch (error) {
-      this.#availability.reportFailure(error);
-    }
+    await this.#shadow.resetKey(key);
+    await this.#fromRedis(() => this.#redisStore.resetKey(key));
   }
 
   shutdown(): void {
-    this.#memory.shutdown();
+    this.#shadow.shutdown();
+  }
+
+  /** Runs a Redis command while Redis counts; undefined when it does not or the command fails. */
+  async #fromRedis<T>(command: () => Promise<T>): Promise<T | undefined> {
+    if (!this.#availability.usingRedis) return undefined;
+    try {
+      const result = await command();
+      this.#availability.reportSuccess();
+      return result;
+    } catch (error) {
+      this.#availability.reportFailure(error);
+      return undefined;
+    }
   }
 }

@@ -4,6 +4,12 @@ import type { Logger } from '../logger';
 import type { Redis } from '../redis/redis-client';
 import { RedisAvailability } from './redis-availability';
 import { RedisFallbackStore } from './redis-fallback-store';
+import {
+  MemorySignInDelay,
+  RedisSignInDelay,
+  type SignInDelay,
+  type SignInDelayOptions,
+} from './sign-in-delay';
 
 /**
  * Where the counts of a process's rate limiters live now:
@@ -33,6 +39,11 @@ export interface StoreSelection {
   scope: RateLimitScope;
   /** A new store for the limiter `name` (each limiter needs its own, with its own key prefix). */
   create: (name: string) => Store;
+  /**
+   * The per-account progressive delay: in Redis (with a memory shadow) when Redis is set, else
+   * in this process's memory (each cluster worker on its own: the primary's store only counts).
+   */
+  createSignInDelay: (name: string, options: SignInDelayOptions) => SignInDelay;
   state: () => RateLimitState;
   /** Starts watching Redis once every limiter is built (no-op without Redis). */
   start: () => void;
@@ -69,6 +80,8 @@ export function selectStores({
       scope: 'fleet',
       create: (name) =>
         new RedisFallbackStore({ redis, prefix: `${keyPrefix}rl:${name}:`, availability }),
+      createSignInDelay: (name, options) =>
+        new RedisSignInDelay({ redis, prefix: `${keyPrefix}rl:${name}:`, availability, options }),
       state: () => {
         const since = availability.degradedSince;
         return since
@@ -96,5 +109,13 @@ function fixed(
   create: (name: string) => Store,
 ): StoreSelection {
   const state: RateLimitState = Object.freeze({ store, scope });
-  return { kind: store, scope, create, state: () => state, start: () => {}, close: () => {} };
+  return {
+    kind: store,
+    scope,
+    create,
+    createSignInDelay: (_name, options) => new MemorySignInDelay(options),
+    state: () => state,
+    start: () => {},
+    close: () => {},
+  };
 }

@@ -124,11 +124,11 @@ describe('rate limits over two replicas behind nginx least_conn', () => {
       json: { email: 'someone@example.com', password: 'x' },
     });
     expect(login.status).toBe(401); // through every limiter to the route: no such account
-    expect(login.headers.ratelimit).toMatch(/"api"; r=\d+; t=\d+, "auth"; .*, "auth-email"; /);
+    expect(login.headers.ratelimit).toMatch(/"api"; r=\d+; t=\d+, "auth"; .*, "auth-account"; /);
     const inspector = new Redis(redis.url);
     try {
       expect(await inspector.exists('xff-test:rl:api:127.0.0.3')).toBe(1);
-      expect(await inspector.keys('xff-test:rl:auth-email:127.0.0.5|*')).toHaveLength(1);
+      expect(await inspector.keys('xff-test:rl:auth-account:127.0.0.5|email:*')).toHaveLength(1);
     } finally {
       inspector.disconnect();
     }

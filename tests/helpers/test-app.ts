@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Express, Router } from 'express';
 import { LogCapture } from '../../harness/log-capture';
 import { createApp } from '../../src/app';
-import { composeServer, type ServerRoot } from '../../src/composition/root';
+import { composeServer, type ComposeOptions, type ServerRoot } from '../../src/composition/root';
 import { loadConfig } from '../../src/config';
 import type { Database } from '../../src/db/database';
 import type { StatusProvider } from '../../src/health/status-provider';
@@ -30,6 +30,8 @@ export interface TestAppOptions {
   statusProviders?: readonly StatusProvider[];
   /** Routers built from the app's database, mounted as `AppOptions.extraRouters`. */
   extraRouters?: (db: Database) => readonly Router[];
+  /** Wraps the password hasher (see ComposeOptions.wrapPasswordHasher). */
+  wrapPasswordHasher?: ComposeOptions['wrapPasswordHasher'];
 }
 
 const violations: ReplyViolation[] = [];
@@ -64,6 +66,7 @@ export async function createTestApp(
     clusterWorker: false,
     // The template is migrated already: skip loading the migration engine in every file.
     migrateEmbedded: false,
+    ...(options.wrapPasswordHasher ? { wrapPasswordHasher: options.wrapPasswordHasher } : {}),
   });
   const app = createApp(root, {
     extraRouters: options.extraRouters?.(root.db),

@@ -92,7 +92,7 @@ describe('rate limits behind one proxy (TRUST_PROXY=1, memory store)', () => {
     expect((await login('Victim@Example.com')).status).toBe(401);
     expect((await login('  victim@example.com ')).status).toBe(401);
     const third = await login('VICTIM@EXAMPLE.COM');
-    expectRateLimited(third, 'auth-email', /Too many attempts for this account/);
+    expectRateLimited(third, 'auth-account', /Too many attempts for this account/);
 
     // Another account from the same address still gets through, until the per-address limit
     // (4, shared by login and register; the refused attempt counted too) is spent.
@@ -124,7 +124,7 @@ describe('rate limits behind one proxy (TRUST_PROXY=1, memory store)', () => {
       const res = await attempt().set(from('198.51.100.3'));
       expect(res.status).toBe(400); // through the limiter to validation
       // Not counted per account: there is no account to count.
-      expect(res.headers.ratelimit).not.toContain('"auth-email"');
+      expect(res.headers.ratelimit).not.toContain('"auth-account"');
     }
     const malformed = await request(t.app)
       .post('/api/auth/login')

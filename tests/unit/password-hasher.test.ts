@@ -58,6 +58,53 @@ describe('concurrencyLimit', () => {
   });
 });
 
+describe('concurrencyLimit with a bounded queue', () => {
+  it('refuses a task at once with PASSWORD_CHECKS_BUSY when `maxQueued` already wait, and queues again once one starts', async () => {
+    const limited = concurrencyLimit(1, 2);
+    const tasks = Array.from({ length: 3 }, () => deferred());
+    let started = 0;
+    const run = (task: ReturnType<typeof deferred>) =>
+      limited(() => {
+        started++;
+        return task.promise;
+      });
+    const accepted = tasks.map(run); // one running, two waiting
+    await turn();
+    const refused = deferred();
+    await expect(run(refused)).rejects.toMatchObject({ code: 'PASSWORD_CHECKS_BUSY' });
+    expect(started).toBe(1);
+
+    tasks[0]!.resolve('first');
+    await accepted[0];
+    await turn();
+    // One of the waiting started: there is room for one more in the queue.
+    const late = deferred();
+    const lateResult = run(late);
+    for (const task of tasks.slice(1)) task.resolve('done');
+    late.resolve('late');
+    await expect(lateResult).resolves.toBe('late');
+    await Promise.all(accepted);
+    expect(started).toBe(4);
+  });
+
+  it('lets the hasher answer a full queue with PASSWORD_CHECKS_BUSY rather than a false verification', async () => {
+    const hasher = createPasswordHasher({ concurrency: 1, maxQueued: 1 });
+    const stored = await hasher.hash('the password');
+    const checks = Array.from({ length: 4 }, () =>
+      hasher.verify(stored, 'the password').then(
+        (ok) => ({ ok }),
+        (error: { code?: string }) => ({ code: error.code }),
+      ),
+    );
+    const outcomes = await Promise.all(checks);
+    // One running and one waiting at most: the other two are refused, none verified as false.
+    expect(outcomes.filter((o) => 'ok' in o)).toEqual([{ ok: true }, { ok: true }]);
+    expect(outcomes.filter((o) => 'code' in o)).toEqual(
+      Array(2).fill({ code: 'PASSWORD_CHECKS_BUSY' }),
+    );
+  });
+});
+
 describe('createPasswordHasher with a concurrency of 1', () => {
   it('hashes and verifies correctly when many calls queue at once', async () => {
     const hasher = createPasswordHasher({ concurrency: 1 });

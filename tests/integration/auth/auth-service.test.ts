@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import { createAuthRepository } from '../../../src/auth/auth.repository';
 import { createAuthService } from '../../../src/auth/auth.service';
 import { createPasswordHasher, type PasswordHasher } from '../../../src/auth/password-hasher';
+import { createPasswordPolicy } from '../../../src/auth/password-policy';
 import { startTokenPurge } from '../../../src/auth/token-purge';
 import { TokenService } from '../../../src/auth/token-service';
 import { eventually } from '../../../harness/eventually';
@@ -34,6 +35,7 @@ function service(passwords: PasswordHasher) {
     repository: createAuthRepository(t.db.prisma),
     tokens: new TokenService(t.config.jwt),
     passwords,
+    passwordPolicy: createPasswordPolicy(),
     logger: t.logger,
     sessionMaxAgeSeconds: t.config.auth.sessionMaxAgeSeconds,
   });
