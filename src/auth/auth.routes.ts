@@ -139,11 +139,9 @@ export function authFeature({ auth, refreshCookieSecure }: AuthRoutesDeps): Feat
         summary: 'The current user',
         auth: 'bearer',
         responses: { 200: { description: 'The user', body: meResponse } },
-        errors: [AuthErrorCode.ACCOUNT_NOT_FOUND],
-      }).handle(async ({ auth: caller }) => ({
-        status: 200,
-        body: { user: toUserJson(await auth.me(caller)) },
-      })),
+        // The authenticator read the user with the session check: no second read.
+        errors: [],
+      }).handle(({ auth: caller }) => ({ status: 200, body: { user: toUserJson(caller.user) } })),
       defineRoute({
         method: 'post',
         path: '/change-password',
@@ -186,15 +184,25 @@ export function authFeature({ auth, refreshCookieSecure }: AuthRoutesDeps): Feat
 }
 
 /**
- * `Authorization: Bearer <access token>`. Verification is the signature and claims only, with no
- * database or Redis call, so it costs microseconds and works on any replica.
+ * `Authorization: Bearer <access token>`. The signature and claims are checked first (no I/O);
+ * then the token's session and its user are read in one statement, so a session that was logged
+ * out, revoked, or ended by a password change refuses its access tokens at once, on every
+ * replica and worker, and the handler receives the user without a second read.
  */
 export function bearerAuthenticator(
   tokens: Pick<TokenService, 'verifyAccessToken'>,
+  sessions: Pick<AuthService, 'authenticate'>,
 ): Authenticator {
   return {
-    errors: [AuthErrorCode.AUTH_REQUIRED, AuthErrorCode.TOKEN_INVALID, AuthErrorCode.TOKEN_EXPIRED],
-    authenticate(req, res) {
+    errors: [
+      AuthErrorCode.AUTH_REQUIRED,
+      AuthErrorCode.TOKEN_INVALID,
+      AuthErrorCode.TOKEN_EXPIRED,
+      AuthErrorCode.SESSION_REVOKED,
+      AuthErrorCode.SESSION_EXPIRED,
+      AuthErrorCode.ACCOUNT_NOT_FOUND,
+    ],
+    async authenticate(req, res) {
       const header = req.headers.authorization;
       if (!header?.startsWith('Bearer ') || header.length <= 7) {
         res.setHeader('WWW-Authenticate', 'Bearer');
@@ -204,9 +212,12 @@ export function bearerAuthenticator(
         );
       }
       try {
-        return tokens.verifyAccessToken(header.slice(7));
+        const claims = tokens.verifyAccessToken(header.slice(7));
+        return { ...claims, user: await sessions.authenticate(claims) };
       } catch (error) {
-        res.setHeader('WWW-Authenticate', 'Bearer error="invalid_token"');
+        if (error instanceof DomainError) {
+          res.setHeader('WWW-Authenticate', 'Bearer error="invalid_token"');
+        }
         throw error;
       }
     },

@@ -164,7 +164,7 @@ export async function composeServer(
   });
 
   const tokens = new TokenService(config.jwt);
-  const authRepository = createAuthRepository(db.prisma);
+  const authRepository = createAuthRepository(db);
   const auth = createAuthService({
     repository: authRepository,
     tokens,
@@ -195,7 +195,7 @@ export async function composeServer(
     readiness,
     statusProviders: [{ name: 'rateLimit', state: limits.state }],
     features: [authFeature({ auth, refreshCookieSecure: config.auth.refreshCookieSecure })],
-    authenticator: bearerAuthenticator(tokens),
+    authenticator: bearerAuthenticator(tokens, auth),
     inFlight: createInFlightHandlers(),
     isShuttingDown: () => shuttingDown,
     beginShutdown: () => {

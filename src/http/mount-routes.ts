@@ -94,20 +94,31 @@ function handle(route: Route, authenticator: Authenticator, inFlight: InFlightHa
     req: Parameters<RequestHandler>[0],
     res: Response,
   ): Promise<void> {
-    const auth = route.auth === 'bearer' ? authenticator.authenticate(req, res) : undefined;
-    const input = {
-      auth,
-      params: route.params ? parseInput(route.params, req.params) : undefined,
-      query: route.query ? parseInput(route.query, req.query) : undefined,
-      body: route.body
-        ? parseInput(route.body, route.bodyOptional ? ((req.body as unknown) ?? {}) : req.body)
-        : undefined,
-      req,
-      res,
-    };
-    const reply = await inFlight.track(Promise.resolve(route.handler(input)));
+    // Authentication may query the database (the session check): counted with the handler, so
+    // shutdown waits for it before it closes the pool.
+    const reply = await inFlight.track(run(route, authenticator, req, res));
     res.status(reply.status);
     if ('body' in reply) res.json(reply.body);
     else res.end();
   };
+}
+
+async function run(
+  route: Route,
+  authenticator: Authenticator,
+  req: Parameters<RequestHandler>[0],
+  res: Response,
+) {
+  const auth = route.auth === 'bearer' ? await authenticator.authenticate(req, res) : undefined;
+  const input = {
+    auth,
+    params: route.params ? parseInput(route.params, req.params) : undefined,
+    query: route.query ? parseInput(route.query, req.query) : undefined,
+    body: route.body
+      ? parseInput(route.body, route.bodyOptional ? ((req.body as unknown) ?? {}) : req.body)
+      : undefined,
+    req,
+    res,
+  };
+  return route.handler(input);
 }
