@@ -10,7 +10,16 @@
  * - a connection that opens but never answers surfaces as node-postgres's own plain `Error`
  *   ("Connection terminated due to connection timeout"), with no code;
  * - a server shutting down sends PostgreSQL error `57P01` before it closes the connection;
- * - the embedded database, once closed, throws "PGlite is closed".
+ * - the embedded database, once closed, throws "PGlite is closed";
+ * - a pool with every connection busy for `connectionTimeoutMillis` (5 s) throws node-postgres's
+ *   "timeout exceeded when trying to connect", raw or inside Prisma's error; an interactive
+ *   transaction that cannot get a connection in time is Prisma's `P2028` ("Unable to start a
+ *   transaction in the given time").
+ *
+ * Overload is an outage too: a statement cancelled by `statement_timeout`, a lock wait over
+ * `lock_timeout`, a deadlock or serialization failure the server broke. Retrying later may
+ * succeed, so they answer 503 with `Retry-After`, never 500 (the auth statements take their
+ * locks in one order, so a deadlock there would be a bug, but the answer still must not be 500).
  */
 
 /** Driver adapter error kinds (`@prisma/driver-adapter-utils`) that mean no usable connection. */
@@ -19,11 +28,13 @@ const UNAVAILABLE_KINDS: ReadonlySet<string> = new Set([
   'ConnectionClosed',
   'SocketTimeout',
   'TooManyConnections',
+  'TransactionWriteConflict',
 ]);
 
 /**
  * Prisma's own codes for the same situations: can't reach the server, timed out, closed
- * connection, and no free connection in the pool in time.
+ * connection, no free connection in the pool in time, a transaction that could not start or
+ * ran out of time (P2028), a write conflict or deadlock (P2034).
  */
 const UNAVAILABLE_PRISMA_CODES: ReadonlySet<string> = new Set([
   'P1001',
@@ -31,14 +42,27 @@ const UNAVAILABLE_PRISMA_CODES: ReadonlySet<string> = new Set([
   'P1008',
   'P1017',
   'P2024',
+  'P2028',
+  'P2034',
 ]);
 
 /**
  * PostgreSQL SQLSTATEs of a server that is going away or refusing work: admin shutdown, crash
- * shutdown, cannot connect now (starting or stopping), too many connections. Class `08`
- * (connection exception) is matched as a whole.
+ * shutdown, cannot connect now (starting or stopping), too many connections; and of work the
+ * server gave up on under load: query cancelled (`statement_timeout`), lock not available
+ * (`lock_timeout`), deadlock detected, serialization failure. Class `08` (connection exception)
+ * is matched as a whole.
  */
-const UNAVAILABLE_SQLSTATES: ReadonlySet<string> = new Set(['57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_SQLSTATES: ReadonlySet<string> = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '57014',
+  '55P03',
+  '40P01',
+  '40001',
+]);
 
 /** Messages of driver errors that carry no code at all (node-postgres, PGlite). */
 const UNAVAILABLE_MESSAGES: readonly RegExp[] = [
