@@ -22,6 +22,35 @@
  * locks in one order, so a deadlock there would be a bug, but the answer still must not be 500).
  */
 
+/**
+ * A driver error that means no usable connection, raised where the hot statements run on
+ * node-postgres directly (db/database.ts): there, unlike through Prisma, socket errors
+ * (`ECONNREFUSED`...) arrive raw, and only the database's own socket can raise them.
+ */
+export class DatabaseUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('The database cannot be reached', { cause });
+    this.name = 'DatabaseUnavailableError';
+  }
+}
+
+/** Socket error codes of node-postgres's connection to the server. */
+const SOCKET_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** Whether an error thrown by node-postgres itself is its socket failing. */
+export function isSocketError(error: unknown): boolean {
+  return isObject(error) && typeof error.code === 'string' && SOCKET_ERROR_CODES.has(error.code);
+}
+
 /** Driver adapter error kinds (`@prisma/driver-adapter-utils`) that mean no usable connection. */
 const UNAVAILABLE_KINDS: ReadonlySet<string> = new Set([
   'DatabaseNotReachable',
@@ -88,6 +117,7 @@ export function isDatabaseUnavailableError(error: unknown): boolean {
 }
 
 function matches(error: Record<string, unknown>): boolean {
+  if (error instanceof DatabaseUnavailableError) return true;
   const { code, message, meta } = error;
   if (typeof code === 'string') {
     // Raw socket codes (ECONNREFUSED...) are deliberately not matched here: Prisma never lets them

@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { Config } from '../config';
 import { PrismaClient } from '../generated/prisma/client';
 import type { Logger } from '../logger';
+import { DatabaseUnavailableError, isSocketError } from './database-errors';
 import { openEmbeddedPostgres } from './embedded-database';
 import { applyMigrations } from './migration-engine';
 
@@ -71,14 +72,18 @@ export async function openDatabase(config: Config): Promise<Database> {
     return wrap(
       new PrismaPg(pool),
       {
-        query: async <Row>(statement: SqlStatement, values: readonly unknown[]) =>
-          (
-            await pool.query({
+        async query<Row>(statement: SqlStatement, values: readonly unknown[]) {
+          try {
+            const result = await pool.query({
               ...(prepared ? { name: statement.name } : {}),
               text: statement.text,
               values: [...values],
-            })
-          ).rows as Row[],
+            });
+            return result.rows as Row[];
+          } catch (error) {
+            throw isSocketError(error) ? new DatabaseUnavailableError(error) : error;
+          }
+        },
       },
       'postgresql',
       `PostgreSQL at ${url.host}${url.pathname}`,
