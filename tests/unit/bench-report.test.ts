@@ -69,8 +69,8 @@ describe('the bench report', () => {
       .map((line) => line.split(/\s{2,}/)[0]);
     expect(titles).toEqual([
       'bare Express 5 hello-world',
-      'raw node:http hello-world',
       'argon2id floor',
+      'raw node:http hello-world',
       'POST /api/auth/login <32>',
     ]);
   });
