@@ -111,6 +111,8 @@ export function authFeature({ auth, refreshCookieSecure }: AuthRoutesDeps): Feat
         method: 'post',
         path: '/logout',
         summary: 'End the session of a refresh token',
+        description:
+          'Any refresh token of the session ends it, including a spent or expired one, as long as it was signed by this API: ending a session must always work. The access tokens of the session are refused from the next request on.',
         auth: 'none',
         body: refreshBody,
         bodyOptional: true,
