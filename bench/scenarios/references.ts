@@ -36,8 +36,8 @@ export const references: Scenario = {
 };
 
 /**
- * Bare Express plus the database read of `/me` and nothing else: what `/me` would cost with no
- * middleware at all. Runs once the single-process app has stopped (the embedded database has one
+ * Bare Express plus a Prisma read of the user, for comparison with the `pg` floor: what one
+ * Prisma statement costs. Runs once the single-process app has stopped (the embedded database has one
  * owner), with the account it registered.
  */
 export const expressWithDatabaseRead: Scenario = {
@@ -53,7 +53,7 @@ export const expressWithDatabaseRead: Scenario = {
     try {
       await ctx.measure({
         id: 'ref-express-prisma',
-        title: 'bare Express 5 + the Prisma read of /me',
+        title: 'bare Express 5 + a Prisma read of a user',
         group: 'reference',
         job: { url: server.url, method: 'GET', path: '/' },
       });

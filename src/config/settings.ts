@@ -111,7 +111,7 @@ export const settings = {
       env: 'DATABASE_PREPARED_STATEMENTS',
       format: bool,
       default: true,
-      doc: 'Send the auth hot-path statements as named prepared statements (parsed once per connection). Set `false` behind PgBouncer < 1.21 in transaction pooling mode, which cannot keep them.',
+      doc: 'Send the auth hot-path statements as named prepared statements (parsed once per connection). Set `false` behind PgBouncer < 1.21 in transaction pooling mode, which cannot keep them (cluster workers on the embedded database get `false` from the primary).',
     }),
   },
   redis: {
