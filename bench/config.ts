@@ -22,6 +22,13 @@ export interface BenchConfig {
   redisUrl: string | undefined;
   /** More app settings for every instance (`BENCH_APP_ENV`, a JSON object). */
   extraAppEnv: Record<string, string>;
+  /** Seconds of the soak scenario (`BENCH_SOAK`; 0, the default, skips it). */
+  soakSec: number;
+  /**
+   * The refresh rate of the code this change started from, measured on the same machine
+   * (`BENCH_REFRESH_BASELINE`, req/s): the refresh target asks for 3x it. Unset: not checked.
+   */
+  refreshBaseline: number | undefined;
 }
 
 /** A knob with a value the bench cannot use: reported as is, exit status 2. */
@@ -40,6 +47,10 @@ export function readBenchConfig(env: NodeJS.ProcessEnv): BenchConfig {
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
     extraAppEnv: appEnv(env.BENCH_APP_ENV),
+    soakSec: wholeNumber(env, 'BENCH_SOAK', 0, true),
+    refreshBaseline: env.BENCH_REFRESH_BASELINE
+      ? wholeNumber(env, 'BENCH_REFRESH_BASELINE', 1)
+      : undefined,
   };
 }
 

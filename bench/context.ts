@@ -32,6 +32,8 @@ export interface MeasureOptions {
   title: string;
   group: Measurement['group'];
   job: LoadJob;
+  /** The id of its floor reference (see Measurement.floor). */
+  floor?: string;
   /** Runs while the load does, with its end; its figures become the measurement's `extra`. */
   during?: (done: Promise<unknown>) => Promise<Record<string, number>>;
 }
@@ -63,6 +65,13 @@ export interface BenchContext {
   account(url?: string): Promise<Account>;
   /** `memory`, `cluster memory` or `Redis`: where the rate limiter counts, for titles. */
   storeName(cluster?: boolean): string;
+  /**
+   * Unspent refresh tokens of the bench account, set aside by the single-process scenario for
+   * the rotation reference (which runs once the app has stopped): warm-up and measured sets.
+   */
+  spareRefreshTokens?: { warmup: string[]; measured: string[] };
+  /** The soak's memory report, when it ran. */
+  soak?: import('./report').SoakReport;
 }
 
 /** The event-loop window of the app during the bench (EVENT_LOOP_WINDOW_MS): see the login scenario. */
@@ -123,7 +132,7 @@ export function createContext(
       }),
     startApp: (name, overrides) =>
       context.startServer(name, BUILT_SERVER, context.appEnv(overrides), '/health/ready'),
-    async measure({ id, title, group, job, during }) {
+    async measure({ id, title, group, job, during, floor }) {
       interrupted.throwIfAborted();
       process.stdout.write(`  ${title} ... `);
       const running = runLoad(config.node, {
@@ -151,6 +160,7 @@ export function createContext(
         errors,
         statusCounts: result.statusCounts,
         ...(extra ? { extra } : {}),
+        ...(floor ? { floor } : {}),
       };
       results.measurements.push(measurement);
       const r = ratio(results, id);

@@ -11,6 +11,11 @@ export interface Measurement {
   statusCounts: Record<string, number>;
   /** Scenario-specific figures (the login burst's event-loop delay). */
   extra?: Record<string, number>;
+  /**
+   * The id of the reference that is this scenario's floor (the same work with nothing around
+   * it: the `pg` read for `/me`, the `pg` rotation for refresh, the argon2id floor for login).
+   */
+  floor?: string;
 }
 
 export interface Target {
@@ -32,6 +37,22 @@ export interface BenchReport {
   measurements: Measurement[];
   skipped: Array<{ id: string; reason: string }>;
   targets: Target[];
+  /** The soak scenario's memory samples (`BENCH_SOAK`), when it ran. */
+  soak?: SoakReport;
+}
+
+/** Memory of the app over a long mixed load. */
+export interface SoakReport {
+  durationSec: number;
+  /** [seconds since start, RSS MB, heap used MB], one sample every few seconds. */
+  samples: Array<[number, number, number]>;
+  /** Least-squares slope after the warm-up (the first quarter), in MB per minute. */
+  rssSlopeMbPerMin: number;
+  heapSlopeMbPerMin: number;
+  /** Whether RSS or heap grew after warm-up by more than the noise allows (see soak.ts). */
+  upwardTrend: boolean;
+  requests: Record<string, number>;
+  errors: number;
 }
 
 const EXPRESS = 'ref-express';
@@ -41,6 +62,18 @@ export function ratio(report: Pick<BenchReport, 'measurements'>, id: string): nu
   const express = report.measurements.find((m) => m.id === EXPRESS)?.requestsPerSec;
   const measured = report.measurements.find((m) => m.id === id)?.requestsPerSec;
   return express && measured !== undefined ? measured / express : undefined;
+}
+
+/** requests/s relative to the scenario's own floor reference (see {@link Measurement.floor}). */
+export function floorRatio(
+  report: Pick<BenchReport, 'measurements'>,
+  id: string,
+): { ratio: number; floor: Measurement } | undefined {
+  const measured = report.measurements.find((m) => m.id === id);
+  const floor = report.measurements.find((m) => m.id === measured?.floor);
+  return measured && floor?.requestsPerSec
+    ? { ratio: measured.requestsPerSec / floor.requestsPerSec, floor }
+    : undefined;
 }
 
 const GROUP_ORDER: ReadonlyArray<Measurement['group']> = [
@@ -63,6 +96,7 @@ const thousands = (value: number) => Math.round(value).toLocaleString('en-US');
 function rows(report: BenchReport): string[][] {
   return ordered(report).map((m) => {
     const r = ratio(report, m.id);
+    const f = floorRatio(report, m.id);
     const extra = m.extra?.eventLoopP99Ms;
     return [
       m.title,
@@ -70,13 +104,23 @@ function rows(report: BenchReport): string[][] {
       fixed(m.latencyMs.p50, 0),
       fixed(m.latencyMs.p99, 0),
       r === undefined ? '-' : `${fixed(r, 2)}x`,
+      f === undefined ? '-' : `${fixed(f.ratio, 2)}x ${f.floor.id}`,
       String(m.errors),
       extra === undefined ? '' : `event-loop p99 ${fixed(extra, 1)} ms`,
     ];
   });
 }
 
-const HEADER = ['Scenario', 'req/s', 'p50 ms', 'p99 ms', 'vs Express', 'errors', 'notes'];
+const HEADER = [
+  'Scenario',
+  'req/s',
+  'p50 ms',
+  'p99 ms',
+  'vs Express',
+  'vs floor',
+  'errors',
+  'notes',
+];
 
 /** The table for a terminal: aligned columns. */
 export function textTable(report: BenchReport): string {
@@ -113,6 +157,18 @@ export function markdown(report: BenchReport): string {
     '',
     ...report.skipped.map((s) => `Skipped ${s.id}: ${s.reason}`),
     ...(report.skipped.length > 0 ? [''] : []),
+    ...(report.soak
+      ? [
+          `Soak: ${report.soak.durationSec} s of mixed load (${Object.entries(report.soak.requests)
+            .map(([k, v]) => `${thousands(v)} ${k}`)
+            .join(
+              ', ',
+            )}; ${report.soak.errors} errors): RSS ${fixed(report.soak.samples.at(-1)?.[1] ?? 0, 0)} MB at the end, ` +
+            `slope after warm-up ${fixed(report.soak.rssSlopeMbPerMin, 2)} MB/min RSS, ${fixed(report.soak.heapSlopeMbPerMin, 2)} MB/min heap: ` +
+            `${report.soak.upwardTrend ? '**upward trend**' : 'no upward trend'}.`,
+          '',
+        ]
+      : []),
     'Targets:',
     '',
     ...report.targets.map(

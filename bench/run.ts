@@ -22,16 +22,28 @@ import { createContext, type BenchPaths } from './context';
 import { markdown, svgChart, targetLines, textTable, type BenchReport } from './report';
 import { behindNginx } from './scenarios/nginx';
 import { cluster } from './scenarios/cluster';
-import { expressWithDatabaseRead, references } from './scenarios/references';
+import {
+  argon2Floor,
+  databaseFloors,
+  expressWithDatabaseRead,
+  references,
+} from './scenarios/references';
 import type { Scenario } from './scenarios/scenario';
 import { singleProcess } from './scenarios/single-process';
+import { soak } from './scenarios/soak';
 import { targets } from './targets';
 
-/** In this order: the Prisma reference needs the single-process app stopped and its account. */
+/**
+ * In this order: the database references need the single-process app stopped, its account and
+ * the refresh tokens it set aside.
+ */
 const SCENARIOS: readonly Scenario[] = [
   references,
+  argon2Floor,
   singleProcess,
   expressWithDatabaseRead,
+  databaseFloors,
+  soak,
   cluster,
   behindNginx,
 ];
@@ -81,7 +93,12 @@ async function bench(
     warmupSec: config.warmupSec,
     measurements,
     skipped,
-    targets: targets(measurements, { redis: config.redisUrl !== undefined }),
+    targets: targets(measurements, {
+      redis: config.redisUrl !== undefined,
+      refreshBaseline: config.refreshBaseline,
+      soak: ctx.soak,
+    }),
+    ...(ctx.soak ? { soak: ctx.soak } : {}),
   };
   writeFileSync(path.join(paths.results, 'results.json'), JSON.stringify(report, null, 2) + '\n');
   writeFileSync(path.join(paths.results, 'results.md'), markdown(report));

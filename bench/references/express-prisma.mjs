@@ -1,6 +1,6 @@
-// Reference: bare Express 5 plus the one database read `/api/auth/me` makes, through the same
-// Prisma client and driver as the app, and nothing else (no middleware, no token, no limiter).
-// The gap between this and `/me` is what the rest of the stack costs.
+// Reference, for comparison: bare Express 5 plus a read of a user by id through the app's Prisma
+// client (`findUnique`), and nothing else (no middleware, no token, no limiter): what `/me`'s read
+// cost before it became one `pg` prepared statement (see express-pg-read.mjs, its floor now).
 import { createRequire } from 'node:module';
 import express from 'express';
 
@@ -11,7 +11,7 @@ const { openDatabase } = require('../../dist/db/database.js');
 const { config } = loadConfig({ envFile: false });
 const db = await openDatabase(config);
 const id = process.env.BENCH_USER_ID;
-// The same row and columns as the app's findUserById.
+// The row and columns of the app's findUserById.
 const select = { id: true, email: true, name: true, createdAt: true, passwordHash: true };
 
 const app = express();

@@ -30,11 +30,13 @@ export async function measureLiveAndMe(
     title: `${prefix.title}GET /health/live`,
     group,
     job: { url, method: 'GET', path: '/health/live' },
+    floor: 'ref-express',
   });
   await ctx.measure({
     id: `${prefix.id}me`,
     title: `${prefix.title}GET /api/auth/me (${store} store)`,
     group,
+    floor: 'ref-express-pg-read',
     job: {
       url,
       method: 'GET',

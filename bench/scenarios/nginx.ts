@@ -32,14 +32,18 @@ export const behindNginx: Scenario = {
     let nginx: Nginx | undefined;
     try {
       let databaseUrl = ctx.config.databaseUrl;
+      const served: Record<string, string> = {};
       if (!databaseUrl) {
         database = serveEmbeddedDatabase(ctx);
         databaseUrl = await databaseUrlOf(database);
+        // One PGlite session behind every connection: no named prepared statements.
+        served.DATABASE_PREPARED_STATEMENTS = 'false';
       }
       for (const name of ['replica-1', 'replica-2']) {
         replicas.push(
           await ctx.startApp(name, {
             DATABASE_URL: databaseUrl,
+            ...served,
             TRUST_PROXY: '1',
             INSTANCE_ID: name,
           }),

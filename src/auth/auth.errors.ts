@@ -15,6 +15,11 @@ export const AuthErrorCode = {
   REFRESH_TOKEN_REUSED: 'REFRESH_TOKEN_REUSED',
   /** The refresh token's session was logged out or revoked. */
   REFRESH_TOKEN_REVOKED: 'REFRESH_TOKEN_REVOKED',
+  /**
+   * The access token's session has ended: logged out, revoked, ended by a password change or a
+   * refresh-token reuse. Access tokens are checked against their session on every request.
+   */
+  SESSION_REVOKED: 'SESSION_REVOKED',
   /** The session reached its absolute lifetime. Log in again. */
   SESSION_EXPIRED: 'SESSION_EXPIRED',
   SESSION_NOT_FOUND: 'SESSION_NOT_FOUND',

@@ -1,7 +1,9 @@
-import type { PrismaClient } from '../generated/prisma/client';
-import { Prisma } from '../generated/prisma/client';
+import type { Database } from '../db/database';
 import { DomainError } from '../errors/domain-error';
+import { Prisma } from '../generated/prisma/client';
 import { AuthErrorCode } from './auth.errors';
+import * as authSql from './auth.sql';
+import type { RotationOutcome, RotationRow, SessionCheckRow, UserRow } from './auth.sql';
 
 /** A user as the API shows it: never the password hash. */
 export interface PublicUser {
@@ -25,14 +27,15 @@ export interface NewSession {
   token: { id: string; tokenHash: string; expiresAt: Date };
 }
 
-/** The state of a refresh token row, for explaining a failed rotation. */
-export interface RefreshTokenState {
-  tokenHash: string;
-  expiresAt: Date;
-  revokedAt: Date | null;
-  replacedById: string | null;
-  session: { id: string; expiresAt: Date; revokedAt: Date | null; user: PublicUser };
-}
+/** What a rotation attempt did, and the user when it rotated (see auth.sql.ts). */
+export type RotationResult =
+  { outcome: 'rotated'; user: PublicUser } | { outcome: Exclude<RotationOutcome, 'rotated'> };
+
+/** An access token's session, checked together with the user it belongs to. */
+export type SessionCheck =
+  | { state: 'active'; user: PublicUser }
+  | { state: 'revoked' | 'expired'; user: PublicUser }
+  | { state: 'account-gone' };
 
 export interface ActiveSession {
   id: string;
@@ -45,14 +48,20 @@ export interface ActiveSession {
 
 const publicUser = { id: true, email: true, name: true, createdAt: true } as const;
 
-/** Thrown inside the rotation transaction to roll it back. */
-class RotationRejected extends Error {}
+const toPublicUser = (row: UserRow): PublicUser => ({
+  id: row.id,
+  email: row.email,
+  name: row.name,
+  createdAt: row.created_at,
+});
 
 /**
- * The only module that touches Prisma for auth. Every state change that must be exclusive is a
- * single conditional statement, so it stays correct with many replicas and no locks in memory.
+ * The only module that touches the database for auth. Every state change that must be exclusive
+ * is a single statement, so it stays correct with many replicas and no locks in memory. The hot
+ * ones (rotation, the session check, revocations) are hand-written SQL on the driver
+ * (auth.sql.ts), which also fixes their lock order; Prisma does the rest.
  */
-export function createAuthRepository(prisma: PrismaClient) {
+export function createAuthRepository({ prisma, sql }: Pick<Database, 'prisma' | 'sql'>) {
   return {
     /**
      * Creates the user and its first session in one write.
@@ -122,92 +131,55 @@ export function createAuthRepository(prisma: PrismaClient) {
     },
 
     /**
-     * Spends refresh token `current` and stores its successor, atomically.
-     *
-     * The spend is one conditional UPDATE on the unspent row: however many requests present
-     * the same token at once, the database lets exactly one change it; the rest see
-     * `count === 0`. The successor is written in the same transaction, so a failure cannot
-     * leave a session with no usable token.
-     *
-     * @returns true when this call rotated the token; false when it was not spendable (the
-     *   caller asks {@link findRefreshToken} why).
+     * Spends refresh token `current` and stores its successor, in one statement that locks the
+     * session row, then the token row (auth.sql.ts). Of any number of concurrent presentations of
+     * one token exactly one rotates; a presentation of a spent token revokes the session and all
+     * its tokens in the same statement, so the revocation commits or the request fails: it is
+     * never skipped.
      */
     async rotateRefreshToken(
-      current: { id: string; tokenHash: string; sessionId: string },
+      current: { id: string; tokenHash: string; sessionId: string; userId: string },
       next: { id: string; tokenHash: string; expiresAt: Date },
       now: Date,
-    ): Promise<boolean> {
-      try {
-        await prisma.$transaction(async (tx) => {
-          const { count } = await tx.refreshToken.updateMany({
-            where: {
-              id: current.id,
-              tokenHash: current.tokenHash,
-              replacedById: null,
-              revokedAt: null,
-              expiresAt: { gt: now },
-            },
-            data: { replacedById: next.id },
-          });
-          if (count !== 1) throw new RotationRejected();
-          const session = await tx.session.update({
-            where: { id: current.sessionId },
-            data: { lastUsedAt: now },
-          });
-          if (session.revokedAt || session.expiresAt <= now) throw new RotationRejected();
-          await tx.refreshToken.create({ data: { ...next, sessionId: current.sessionId } });
-        });
-        return true;
-      } catch (error) {
-        if (error instanceof RotationRejected) return false;
-        throw error;
-      }
+    ): Promise<RotationResult> {
+      const [row] = await sql.query<RotationRow>(authSql.rotateRefreshToken, [
+        current.id,
+        current.tokenHash,
+        current.sessionId,
+        current.userId,
+        now,
+        next.id,
+        next.tokenHash,
+        next.expiresAt,
+      ]);
+      if (!row) throw new Error('the rotation statement returned no row');
+      if (row.outcome !== 'rotated') return { outcome: row.outcome };
+      return { outcome: 'rotated', user: toPublicUser(row as RotationRow & UserRow) };
     },
 
-    findRefreshToken(id: string): Promise<RefreshTokenState | null> {
-      return prisma.refreshToken.findUnique({
-        where: { id },
-        select: {
-          tokenHash: true,
-          expiresAt: true,
-          revokedAt: true,
-          replacedById: true,
-          session: {
-            select: { id: true, expiresAt: true, revokedAt: true, user: { select: publicUser } },
-          },
-        },
-      });
+    /**
+     * The session of an access token, and its user, in one read: what every authenticated
+     * request checks, so a revoked session's access tokens stop working at once.
+     */
+    async checkSession(userId: string, sessionId: string, now: Date): Promise<SessionCheck> {
+      const [row] = await sql.query<SessionCheckRow>(authSql.checkSession, [
+        userId,
+        sessionId,
+        now,
+      ]);
+      if (!row) return { state: 'account-gone' };
+      return { state: row.session, user: toPublicUser(row) };
     },
 
     /** Revokes one session and its tokens. @returns whether it was active (and the user's). */
     async revokeSession(sessionId: string, userId: string, now: Date): Promise<boolean> {
-      const [sessions] = await prisma.$transaction([
-        prisma.session.updateMany({
-          where: { id: sessionId, userId, revokedAt: null },
-          data: { revokedAt: now },
-        }),
-        prisma.refreshToken.updateMany({
-          where: { sessionId, session: { userId }, revokedAt: null },
-          data: { revokedAt: now },
-        }),
-      ]);
-      return sessions.count === 1;
+      const rows = await sql.query(authSql.revokeSession, [sessionId, userId, now]);
+      return rows.length === 1;
     },
 
     /** Revokes every session of a user, except `keepSessionId` when given. */
     async revokeUserSessions(userId: string, now: Date, keepSessionId?: string): Promise<void> {
-      const sessionFilter = {
-        userId,
-        revokedAt: null,
-        ...(keepSessionId ? { id: { not: keepSessionId } } : {}),
-      };
-      await prisma.$transaction([
-        prisma.refreshToken.updateMany({
-          where: { revokedAt: null, session: sessionFilter },
-          data: { revokedAt: now },
-        }),
-        prisma.session.updateMany({ where: sessionFilter, data: { revokedAt: now } }),
-      ]);
+      await sql.query(authSql.revokeUserSessions, [userId, now, keepSessionId ?? null]);
     },
 
     /** Sessions that can still refresh: not revoked, not past their lifetime, holding a live token. */

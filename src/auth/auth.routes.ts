@@ -175,7 +175,7 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
         path: '/logout',
         summary: 'End the session of a refresh token',
         description:
-          'The token comes from the body or, without one, from the `__Host-refresh_token` cookie (which is then cleared; the same `Origin` rule as refresh applies).',
+          'The token comes from the body or, without one, from the `__Host-refresh_token` cookie (which is then cleared; the same `Origin` rule as refresh applies). Any refresh token of the session ends it, including a spent or expired one, as long as it was signed by this API: ending a session must always work. The access tokens of the session are refused from the next request on.',
         auth: 'none',
         body: refreshBody,
         bodyOptional: true,
@@ -205,11 +205,9 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
         summary: 'The current user',
         auth: 'bearer',
         responses: { 200: { description: 'The user', body: meResponse } },
-        errors: [AuthErrorCode.ACCOUNT_NOT_FOUND],
-      }).handle(async ({ auth: caller }) => ({
-        status: 200,
-        body: { user: toUserJson(await auth.me(caller)) },
-      })),
+        // The authenticator read the user with the session check: no second read.
+        errors: [],
+      }).handle(({ auth: caller }) => ({ status: 200, body: { user: toUserJson(caller.user) } })),
       defineRoute({
         method: 'post',
         path: '/change-password',
@@ -259,15 +257,25 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
 }
 
 /**
- * `Authorization: Bearer <access token>`. Verification is the signature and claims only, with no
- * database or Redis call, so it costs microseconds and works on any replica.
+ * `Authorization: Bearer <access token>`. The signature and claims are checked first (no I/O);
+ * then the token's session and its user are read in one statement, so a session that was logged
+ * out, revoked, or ended by a password change refuses its access tokens at once, on every
+ * replica and worker, and the handler receives the user without a second read.
  */
 export function bearerAuthenticator(
   tokens: Pick<TokenService, 'verifyAccessToken'>,
+  sessions: Pick<AuthService, 'authenticate'>,
 ): Authenticator {
   return {
-    errors: [AuthErrorCode.AUTH_REQUIRED, AuthErrorCode.TOKEN_INVALID, AuthErrorCode.TOKEN_EXPIRED],
-    authenticate(req, res) {
+    errors: [
+      AuthErrorCode.AUTH_REQUIRED,
+      AuthErrorCode.TOKEN_INVALID,
+      AuthErrorCode.TOKEN_EXPIRED,
+      AuthErrorCode.SESSION_REVOKED,
+      AuthErrorCode.SESSION_EXPIRED,
+      AuthErrorCode.ACCOUNT_NOT_FOUND,
+    ],
+    async authenticate(req, res) {
       const header = req.headers.authorization;
       // The scheme is case-insensitive (RFC 9110, section 11.1): `bearer` and `BEARER` too.
       if (header?.slice(0, 7).toLowerCase() !== 'bearer ' || header.length <= 7) {
@@ -278,9 +286,12 @@ export function bearerAuthenticator(
         );
       }
       try {
-        return tokens.verifyAccessToken(header.slice(7));
+        const claims = tokens.verifyAccessToken(header.slice(7));
+        return { ...claims, user: await sessions.authenticate(claims) };
       } catch (error) {
-        res.setHeader('WWW-Authenticate', 'Bearer error="invalid_token"');
+        if (error instanceof DomainError) {
+          res.setHeader('WWW-Authenticate', 'Bearer error="invalid_token"');
+        }
         throw error;
       }
     },

@@ -130,49 +130,62 @@ export function createAuthService({
       return { user: publicUser, ...issued };
     },
 
+    /**
+     * Rotates a refresh token: one statement decides and does everything (auth.sql.ts), so a
+     * rotation is one round trip, and a reuse's revocation commits with the answer or fails the
+     * request.
+     */
     async refresh(refreshToken: string): Promise<AuthResult> {
       const claims = tokens.verifyRefreshToken(refreshToken);
       const at = now();
-      const tokenHash = hashToken(refreshToken);
-      const state = await repository.findRefreshToken(claims.tokenId);
-      if (!state || state.tokenHash !== tokenHash || state.session.user.id !== claims.userId) {
-        // Signed by us but unknown here: its session was deleted (with its user, or purged).
-        throw revoked();
+      // Tokens signed before the `sexp` claim: the session's end is unknown here, so the
+      // successor gets the refresh TTL and the statement caps its row at the session's end.
+      const sessionExpiresAt =
+        claims.sessionExpiresAt ?? new Date(at.getTime() + tokens.refreshTtlSeconds * 1000);
+      const { tokens: issued, row } = issueTokens(claims, sessionExpiresAt, at);
+      const result = await repository.rotateRefreshToken(
+        {
+          id: claims.tokenId,
+          tokenHash: hashToken(refreshToken),
+          sessionId: claims.sessionId,
+          userId: claims.userId,
+        },
+        row,
+        at,
+      );
+      switch (result.outcome) {
+        case 'rotated':
+          return { user: result.user, ...issued };
+        case 'reused':
+          logger.warn(
+            { userId: claims.userId, sessionId: claims.sessionId },
+            'refresh token reuse detected: session revoked',
+          );
+          throw new DomainError(
+            AuthErrorCode.REFRESH_TOKEN_REUSED,
+            'This refresh token was already used; the session has been revoked for safety. Log in again.',
+          );
+        case 'session_expired':
+          throw new DomainError(
+            AuthErrorCode.SESSION_EXPIRED,
+            'The session has reached its maximum lifetime. Log in again.',
+          );
+        case 'expired':
+          throw new DomainError(AuthErrorCode.TOKEN_EXPIRED, 'The token has expired');
+        case 'revoked':
+        case 'unknown':
+          // Unknown: signed by us but not stored (its session was deleted with its user, or
+          // purged), or its hash differs from the row's.
+          throw revoked();
       }
-      const { tokens: issued, row } = issueTokens(claims, state.session.expiresAt, at);
-      if (
-        await repository.rotateRefreshToken(
-          { id: claims.tokenId, tokenHash, sessionId: claims.sessionId },
-          row,
-          at,
-        )
-      ) {
-        return { user: state.session.user, ...issued };
-      }
-      // Not spendable: find out why, from the row as it is now.
-      const latest = (await repository.findRefreshToken(claims.tokenId)) ?? state;
-      if (latest.session.revokedAt || latest.revokedAt) throw revoked();
-      if (latest.replacedById) {
-        await repository.revokeSession(claims.sessionId, claims.userId, at);
-        logger.warn(
-          { userId: claims.userId, sessionId: claims.sessionId },
-          'refresh token reuse detected: session revoked',
-        );
-        throw new DomainError(
-          AuthErrorCode.REFRESH_TOKEN_REUSED,
-          'This refresh token was already used; the session has been revoked for safety. Log in again.',
-        );
-      }
-      if (latest.session.expiresAt <= at) {
-        throw new DomainError(
-          AuthErrorCode.SESSION_EXPIRED,
-          'The session has reached its maximum lifetime. Log in again.',
-        );
-      }
-      throw new DomainError(AuthErrorCode.TOKEN_EXPIRED, 'The token has expired');
     },
 
-    /** Revokes the session of a refresh token; already revoked is fine (logout is idempotent). */
+    /**
+     * Ends the session of a refresh token. Any token of the session will do, spent or expired,
+     * as long as its signature, issuer and audience are ours: ending a session must always work
+     * (a client holding only an old token can still log out), and revoking is all it can do.
+     * Already revoked is fine: logout is idempotent.
+     */
     async logout(refreshToken: string): Promise<void> {
       const claims = tokens.verifyRefreshToken(refreshToken, { ignoreExpiration: true });
       await repository.revokeSession(claims.sessionId, claims.userId, now());
@@ -182,11 +195,28 @@ export function createAuthService({
       await repository.revokeUserSessions(auth.userId, now());
     },
 
-    async me(auth: AccessClaims): Promise<PublicUser> {
-      const user = await repository.findUserById(auth.userId);
-      if (!user) throw accountGone();
-      const { passwordHash: _, ...publicUser } = user;
-      return publicUser;
+    /**
+     * The state of an access token's session, with its user: what the bearer authenticator
+     * checks on every request (one statement), so a revoked session's access tokens are refused
+     * at once on every replica and worker.
+     * @throws {DomainError} `ACCOUNT_NOT_FOUND`, `SESSION_REVOKED` or `SESSION_EXPIRED`.
+     */
+    async authenticate(auth: AccessClaims): Promise<PublicUser> {
+      const check = await repository.checkSession(auth.userId, auth.sessionId, now());
+      if (check.state === 'account-gone') throw accountGone();
+      if (check.state === 'revoked') {
+        throw new DomainError(
+          AuthErrorCode.SESSION_REVOKED,
+          'The session of this token has ended (logged out or revoked). Log in again.',
+        );
+      }
+      if (check.state === 'expired') {
+        throw new DomainError(
+          AuthErrorCode.SESSION_EXPIRED,
+          'The session has reached its maximum lifetime. Log in again.',
+        );
+      }
+      return check.user;
     },
 
     /** Changes the password and revokes every other session; the caller's stays. */

@@ -15,6 +15,11 @@ export interface AccessClaims {
 export interface RefreshClaims extends AccessClaims {
   /** The token's own id: the primary key of its row. */
   tokenId: string;
+  /**
+   * The session's absolute end (the signed `sexp` claim), so a rotation can sign the successor
+   * without reading the session first. Undefined in tokens signed before the claim existed.
+   */
+  sessionExpiresAt: Date | undefined;
 }
 
 export interface IssuedRefreshToken {
@@ -82,7 +87,13 @@ export class TokenService {
     );
     const expiresAt = new Date(exp * 1000);
     const token = jwt.sign(
-      { typ: 'refresh', sid: sessionId, iat: Math.floor(now.getTime() / 1000), exp },
+      {
+        typ: 'refresh',
+        sid: sessionId,
+        sexp: Math.floor(sessionExpiresAt.getTime() / 1000),
+        iat: Math.floor(now.getTime() / 1000),
+        exp,
+      },
       this.refreshKey,
       {
         algorithm: 'HS256',
@@ -109,7 +120,14 @@ export class TokenService {
   verifyRefreshToken(token: string, { ignoreExpiration = false } = {}): RefreshClaims {
     const payload = this.verify(token, this.refreshKey, 'refresh', ignoreExpiration);
     if (typeof payload.jti !== 'string') throw invalidToken();
-    return { userId: payload.sub, sessionId: payload.sid, tokenId: payload.jti };
+    const sexp: unknown = payload.sexp;
+    if (sexp !== undefined && !Number.isSafeInteger(sexp)) throw invalidToken();
+    return {
+      userId: payload.sub,
+      sessionId: payload.sid,
+      tokenId: payload.jti,
+      sessionExpiresAt: typeof sexp === 'number' ? new Date(sexp * 1000) : undefined,
+    };
   }
 
   private verify(token: string, key: KeyObject, typ: TokenType, ignoreExpiration: boolean) {

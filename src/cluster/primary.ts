@@ -47,7 +47,11 @@ export async function runPrimary(loaded: LoadedConfig): Promise<number> {
   const pool = new WorkerPool({
     size: config.cluster.maxWorkers,
     env: {
-      ...(embeddedDatabaseUrl ? { DATABASE_URL: embeddedDatabaseUrl } : {}),
+      // PGlite serves every connection from one session: a named prepared statement made on one
+      // connection would collide with the same name made on another.
+      ...(embeddedDatabaseUrl
+        ? { DATABASE_URL: embeddedDatabaseUrl, DATABASE_PREPARED_STATEMENTS: 'false' }
+        : {}),
       // Every worker hashes passwords on its own threads: share the cores out among them, one
       // left for the event loops, rather than each worker taking all but one.
       PASSWORD_HASH_CONCURRENCY: String(

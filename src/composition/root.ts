@@ -171,7 +171,7 @@ export async function composeServer(
   });
 
   const tokens = new TokenService(config.jwt);
-  const authRepository = createAuthRepository(db.prisma);
+  const authRepository = createAuthRepository(db);
   const auth = createAuthService({
     repository: authRepository,
     tokens,
@@ -209,7 +209,7 @@ export async function composeServer(
     readiness,
     statusProviders: [{ name: 'rateLimit', state: limits.state }],
     features: [authFeature({ auth, allowedOrigins: config.http.corsOrigins })],
-    authenticator: bearerAuthenticator(tokens),
+    authenticator: bearerAuthenticator(tokens, auth),
     inFlight: createInFlightHandlers(),
     isShuttingDown: () => shuttingDown,
     beginShutdown: () => {

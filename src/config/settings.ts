@@ -107,6 +107,12 @@ export const settings = {
       default: 10,
       doc: "Connections per process (replicas x workers x this must fit the server's `max_connections`).",
     }),
+    preparedStatements: setting({
+      env: 'DATABASE_PREPARED_STATEMENTS',
+      format: bool,
+      default: true,
+      doc: 'Send the auth hot-path statements as named prepared statements (parsed once per connection). Set `false` behind PgBouncer < 1.21 in transaction pooling mode, which cannot keep them (cluster workers on the embedded database get `false` from the primary).',
+    }),
   },
   redis: {
     /** Redis URL (`redis://` or `rediss://` for TLS); when absent, nothing uses Redis. */

@@ -73,6 +73,7 @@ const ERROR_STATUSES = {
   [AuthErrorCode.REFRESH_TOKEN_REUSED]: { status: 401 },
   [AuthErrorCode.REFRESH_TOKEN_REVOKED]: { status: 401 },
   [AuthErrorCode.SESSION_EXPIRED]: { status: 401 },
+  [AuthErrorCode.SESSION_REVOKED]: { status: 401 },
   [AuthErrorCode.SESSION_NOT_FOUND]: { status: 404 },
   [AuthErrorCode.CSRF_ORIGIN_REFUSED]: { status: 403 },
 

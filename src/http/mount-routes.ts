@@ -1,5 +1,5 @@
 import { Router, type RequestHandler, type Response } from 'express';
-import type { RateLimiters } from '../rate-limit/rate-limiters';
+import type { AccountStage, RateLimiters } from '../rate-limit/rate-limiters';
 import type { InFlightHandlers } from './in-flight';
 import { jsonBody } from './json-body';
 import { replyCheck, type ReplyViolationReporter } from './reply-check';
@@ -98,27 +98,40 @@ function handle(
     req: Parameters<RequestHandler>[0],
     res: Response,
   ): Promise<void> {
-    const auth = route.auth === 'bearer' ? authenticator.authenticate(req, res) : undefined;
-    const input = {
-      auth,
-      params: route.params ? parseInput(route.params, req.params) : undefined,
-      query: route.query ? parseInput(route.query, req.query) : undefined,
-      body: route.body
-        ? parseInput(route.body, route.bodyOptional ? ((req.body as unknown) ?? {}) : req.body)
-        : undefined,
-      req,
-      res,
-    };
-    const releases: Array<() => void> = [];
-    let reply;
-    try {
-      for (const stage of accountStages) releases.push(await stage(req, res, auth));
-      reply = await inFlight.track(Promise.resolve(route.handler(input)));
-    } finally {
-      for (const release of releases) release();
-    }
+    // Authentication may query the database (the session check): counted with the handler, so
+    // shutdown waits for it before it closes the pool.
+    const reply = await inFlight.track(run(route, authenticator, accountStages, req, res));
     res.status(reply.status);
     if ('body' in reply) res.json(reply.body);
     else res.end();
   };
+}
+
+async function run(
+  route: Route,
+  authenticator: Authenticator,
+  accountStages: readonly AccountStage[],
+  req: Parameters<RequestHandler>[0],
+  res: Response,
+) {
+  const auth = route.auth === 'bearer' ? await authenticator.authenticate(req, res) : undefined;
+  const input = {
+    auth,
+    params: route.params ? parseInput(route.params, req.params) : undefined,
+    query: route.query ? parseInput(route.query, req.query) : undefined,
+    body: route.body
+      ? parseInput(route.body, route.bodyOptional ? ((req.body as unknown) ?? {}) : req.body)
+      : undefined,
+    req,
+    res,
+  };
+  // The account's limits come after validation (they key on the body's email or the caller) and
+  // hold their place until the handler is done.
+  const releases: Array<() => void> = [];
+  try {
+    for (const stage of accountStages) releases.push(await stage(req, res, auth));
+    return await route.handler(input);
+  } finally {
+    for (const release of releases) release();
+  }
 }

@@ -17,6 +17,11 @@ export interface Principal {
   userId: string;
   /** The session (login) the access token was issued to. */
   sessionId: string;
+  /**
+   * The caller's account, as the authenticator read it with the session check (one statement):
+   * a handler that needs it makes no second read.
+   */
+  user: { id: string; email: string; name: string | null; createdAt: Date };
 }
 
 /** How a route authenticates its caller. */
@@ -149,11 +154,12 @@ export interface Feature {
 }
 
 /**
- * Verifies the caller of a `bearer` route, or throws a DomainError; it may set reply headers
- * (`WWW-Authenticate`). Provided by the auth feature.
+ * Verifies the caller of a `bearer` route, or throws (rejects with) a DomainError; it may set
+ * reply headers (`WWW-Authenticate`). Provided by the auth feature. It may be asynchronous (the
+ * auth feature checks the session in the database).
  */
 export interface Authenticator {
-  authenticate(req: Request, res: Response): Principal;
+  authenticate(req: Request, res: Response): Principal | Promise<Principal>;
   /** The codes it throws, for the docs and reply checks of every `bearer` route. */
   errors: readonly ErrorCode[];
 }

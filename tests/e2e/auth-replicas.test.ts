@@ -91,4 +91,75 @@ describe('auth over real PostgreSQL with two replicas', () => {
       expect(res.body).toMatchObject({ code: 'REFRESH_TOKEN_REVOKED' });
     }
   });
+
+  it('refuses an access token on one replica right after its session is ended on the other', async () => {
+    const credentials = { email: 'revoked@example.com', password: 'correct horse battery' };
+    const phone = (await post(a, '/register', credentials)).body as {
+      accessToken: string;
+      refreshToken: string;
+    };
+    const laptop = (await post(b, '/login', credentials)).body as { accessToken: string };
+    const meOn = (app: AppProcess, token: string) =>
+      request(`${app.url}/api/auth/me`, { headers: { Authorization: `Bearer ${token}` } });
+    expect((await meOn(b, phone.accessToken)).status).toBe(200);
+
+    // Logout on A: B refuses the session's access token on the very next request.
+    expect((await post(a, '/logout', { refreshToken: phone.refreshToken })).status).toBe(204);
+    const afterLogout = await meOn(b, phone.accessToken);
+    expect(afterLogout.status).toBe(401);
+    expect(afterLogout.body).toMatchObject({ code: 'SESSION_REVOKED' });
+    expect((await meOn(a, laptop.accessToken)).status).toBe(200);
+
+    // Logout-all on B: A refuses the other session's token at once.
+    expect((await post(b, '/logout-all', undefined, laptop.accessToken)).status).toBe(204);
+    expect((await meOn(a, laptop.accessToken)).status).toBe(401);
+  });
+
+  it('never deadlocks or answers 500 when reuse, rotation and revocation race on one session (many rounds)', async () => {
+    const credentials = { email: 'racer@example.com', password: 'correct horse battery' };
+    const registered = (await post(a, '/register', credentials)).body as { accessToken: string };
+    const statuses: number[] = [];
+    for (let round = 0; round < 25; round++) {
+      const session = (await post(round % 2 ? a : b, '/login', credentials)).body as {
+        refreshToken: string;
+      };
+      const rotated = (await post(a, '/refresh', { refreshToken: session.refreshToken })).body as {
+        refreshToken: string;
+        accessToken: string;
+      };
+      // The spent token comes back (reuse revokes the session and its tokens) while its
+      // successor rotates and the user logs out and revokes everything. When the rotation
+      // locked the token, then the session, and revocation the session, then the tokens, this
+      // is where they deadlocked: now every path locks the session first.
+      const replies = await Promise.all([
+        ...Array.from({ length: 4 }, (_, i) =>
+          post(i % 2 ? a : b, '/refresh', { refreshToken: rotated.refreshToken }),
+        ),
+        ...Array.from({ length: 4 }, (_, i) =>
+          post(i % 2 ? b : a, '/refresh', { refreshToken: session.refreshToken }),
+        ),
+        post(round % 2 ? b : a, '/logout', { refreshToken: rotated.refreshToken }),
+        post(round % 2 ? a : b, '/logout-all', undefined, rotated.accessToken),
+      ]);
+      statuses.push(...replies.map((reply) => reply.status));
+      // At most one presentation of the successor rotated.
+      expect(
+        replies.slice(0, 4).filter((reply) => reply.status === 200).length,
+      ).toBeLessThanOrEqual(1);
+    }
+    expect(statuses.filter((status) => status >= 500)).toEqual([]);
+    expect(new Set(statuses)).toEqual(
+      new Set([...statuses].filter((s) => [200, 204, 401].includes(s))),
+    );
+    // Each round's session ended, whichever of reuse, logout or logout-all came first.
+    const registeredSid = (jwt.decode(registered.accessToken) as { sid: string }).sid;
+    await withClient(database.url, async (client) => {
+      const { rows } = await client.query(
+        `SELECT count(*)::int AS n FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE u.email = $1 AND s.revoked_at IS NULL AND s.id <> $2`,
+        [credentials.email, registeredSid],
+      );
+      expect(rows[0].n).toBe(0);
+    });
+  });
 });

@@ -237,6 +237,37 @@ describe('src/cluster.ts on embedded defaults (no DATABASE_URL, no REDIS_URL)', 
   });
 });
 
+describe('src/cluster.ts on the embedded database: the auth statements from every worker', () => {
+  let app: AppProcess;
+  afterAll(() => app?.stop('SIGTERM'));
+
+  it('checks sessions and rotates tokens through every worker and pooled connection', async () => {
+    // The primary's PGlite serves every worker connection from one session: a named prepared
+    // statement made on one connection would collide with the same name made on another.
+    app = await startCluster({ DATABASE_POOL_SIZE: '4' });
+    const registered = await request(`${app.url}/api/auth/register`, {
+      method: 'POST',
+      json: { email: 'statements@example.com', password: 'correct horse battery' },
+    });
+    expect(registered.status).toBe(201);
+    const { accessToken, refreshToken } = registered.body as {
+      accessToken: string;
+      refreshToken: string;
+    };
+    const replies = await Promise.all(
+      Array.from({ length: 24 }, () =>
+        request(`${app.url}/api/auth/me`, { headers: { Authorization: `Bearer ${accessToken}` } }),
+      ),
+    );
+    expect(replies.map((reply) => reply.status)).toEqual(replies.map(() => 200));
+    const rotated = await request(`${app.url}/api/auth/refresh`, {
+      method: 'POST',
+      json: { refreshToken },
+    });
+    expect(rotated.status).toBe(200);
+  });
+});
+
 describe('a cluster whose workers crash at start-up', () => {
   it('backs off, then stops with exit 1 and a readable message instead of spinning forever', async () => {
     const app = await startApp({

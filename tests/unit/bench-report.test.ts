@@ -23,7 +23,12 @@ const report: BenchReport = {
   measurements: [
     measurement('ref-node-http', 'raw node:http hello-world', 40_000),
     measurement('ref-express', 'bare Express 5 hello-world', 20_000),
-    { ...measurement('login', 'POST /api/auth/login <32>', 150), extra: { eventLoopP99Ms: 4.56 } },
+    {
+      ...measurement('login', 'POST /api/auth/login <32>', 150),
+      extra: { eventLoopP99Ms: 4.56 },
+      floor: 'ref-argon2',
+    },
+    measurement('ref-argon2', 'argon2id floor', 200),
   ],
   skipped: [{ id: 'nginx', reason: 'nginx is not installed' }],
   targets: [{ name: 'no errors', expected: '0', actual: '0', met: true }],
@@ -39,14 +44,16 @@ describe('the bench report', () => {
 
   it('prints aligned rows with ratios and the scenario notes', () => {
     const lines = textTable(report).split('\n');
-    expect(lines).toHaveLength(4);
-    expect(lines[1]).toMatch(/^raw node:http hello-world\s+40,000\s+2\s+8\s+2\.00x\s+0$/);
-    expect(lines[3]).toContain('event-loop p99 4.6 ms');
+    expect(lines).toHaveLength(5);
+    expect(lines[1]).toMatch(/^raw node:http hello-world\s+40,000\s+2\s+8\s+2\.00x\s+-\s+0$/);
+    // The login row: its ratio to its own floor reference, and its notes.
+    expect(lines[4]).toContain('0.75x ref-argon2');
+    expect(lines[4]).toContain('event-loop p99 4.6 ms');
   });
 
   it('writes a Markdown table, the skipped groups and the targets', () => {
     const md = markdown(report);
-    expect(md).toContain('| bare Express 5 hello-world | 20,000 | 2 | 8 | 1.00x | 0 |  |');
+    expect(md).toContain('| bare Express 5 hello-world | 20,000 | 2 | 8 | 1.00x | - | 0 |  |');
     expect(md).toContain('Skipped nginx: nginx is not installed');
     expect(md).toContain('- met: no errors: 0 (target 0)');
   });
@@ -62,6 +69,7 @@ describe('the bench report', () => {
       .map((line) => line.split(/\s{2,}/)[0]);
     expect(titles).toEqual([
       'bare Express 5 hello-world',
+      'argon2id floor',
       'raw node:http hello-world',
       'POST /api/auth/login <32>',
     ]);
@@ -69,7 +77,7 @@ describe('the bench report', () => {
 
   it('draws one bar per scenario and escapes text', () => {
     const svg = svgChart(report);
-    expect(svg.match(/<rect x=/g)).toHaveLength(3);
+    expect(svg.match(/<rect x=/g)).toHaveLength(4);
     expect(svg).toContain('POST /api/auth/login &lt;32&gt;');
     expect(svg).not.toContain('<32>');
   });

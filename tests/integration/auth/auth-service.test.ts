@@ -32,7 +32,7 @@ function countingHasher() {
 
 function service(passwords: PasswordHasher) {
   return createAuthService({
-    repository: createAuthRepository(t.db.prisma),
+    repository: createAuthRepository(t.db),
     tokens: new TokenService(t.config.jwt),
     passwords,
     passwordPolicy: createPasswordPolicy(),
@@ -82,7 +82,7 @@ describe('login timing', () => {
 describe('purge of expired sessions and tokens', () => {
   it('deletes expired tokens and dead sessions, keeping spent tokens still needed for reuse detection', async () => {
     const auth = service(createPasswordHasher());
-    const repository = createAuthRepository(t.db.prisma);
+    const repository = createAuthRepository(t.db);
     const live = await auth.register(
       { email: `live-${randomUUID()}@example.com`, password: 'the password', name: null },
       client,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { createTestApp, type TestApp } from '../../helpers/test-app';
@@ -64,10 +65,10 @@ describe('POST /api/auth/refresh', () => {
     );
   });
 
-  it('lets exactly one of many concurrent refreshes with one token succeed', async () => {
+  it('lets exactly one of 50 concurrent refreshes with one token succeed', async () => {
     const account = await registerAccount(t.app);
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => refresh(t.app, account.refreshToken)),
+      Array.from({ length: 50 }, () => refresh(t.app, account.refreshToken)),
     );
     expect(results.filter((res) => res.status === 200)).toHaveLength(1);
     for (const res of results.filter((r) => r.status !== 200)) {
@@ -86,6 +87,40 @@ describe('POST /api/auth/refresh', () => {
     expect(claims(account.refreshToken).exp).toBe(sessionEnd);
     const rotated = await refresh(t.app, account.refreshToken);
     expect(claims(rotated.body.refreshToken).exp).toBe(sessionEnd);
+    // The row expires with the token.
+    const row = await t.db.prisma.refreshToken.findUniqueOrThrow({
+      where: { id: claims(rotated.body.refreshToken).jti },
+    });
+    expect(row.expiresAt.getTime()).toBe(sessionEnd * 1000);
+  });
+
+  it('caps a successor at the session end even when the token carries no session-end claim', async () => {
+    // A token signed before the `sexp` claim existed: the rotation cannot know the session's end
+    // from the token, so the statement caps the successor's row at it.
+    const account = await registerAccount(t.app);
+    const c = claims(account.refreshToken);
+    const { jwt: cfg } = t.config;
+    const legacy = jwt.sign(
+      { typ: 'refresh', sid: c.sid, iat: c.iat, exp: c.exp },
+      cfg.refreshSecret,
+      {
+        subject: c.sub,
+        issuer: cfg.issuer,
+        audience: cfg.audience,
+        jwtid: c.jti,
+      },
+    );
+    await t.db.prisma.refreshToken.update({
+      where: { id: c.jti },
+      data: { tokenHash: createHash('sha256').update(legacy).digest('hex') },
+    });
+    const rotated = await refresh(t.app, legacy);
+    expect(rotated.status).toBe(200);
+    const session = await t.db.prisma.session.findUniqueOrThrow({ where: { id: c.sid } });
+    const row = await t.db.prisma.refreshToken.findUniqueOrThrow({
+      where: { id: claims(rotated.body.refreshToken).jti },
+    });
+    expect(row.expiresAt.getTime()).toBeLessThanOrEqual(session.expiresAt.getTime());
   });
 
   it('refuses a session past its lifetime with 401 SESSION_EXPIRED', async () => {

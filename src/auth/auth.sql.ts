@@ -1,0 +1,169 @@
+/**
+ * The auth hot path's SQL, sent below Prisma on the process's own driver (see db/database.ts,
+ * `Database.sql`): refresh rotation, the session check of every authenticated request, and the
+ * revocations. Each is ONE statement, so it costs one round trip and one parse (a named prepared
+ * statement is parsed once per connection).
+ *
+ * One lock order everywhere, so no two of them can deadlock: **the session row first, then its
+ * refresh-token rows**. Several sessions are locked in id order. A statement that changes token
+ * rows always holds their session's lock before it touches them.
+ *
+ * Every parameter carries an explicit cast: the same text runs on node-postgres (PostgreSQL,
+ * PgBouncer, the cluster's embedded database server) and on PGlite in this process.
+ */
+import type { SqlStatement } from '../db/database';
+
+/** A user as the hot statements return it: the columns of `PublicUser`. */
+export interface UserRow {
+  id: string;
+  email: string;
+  name: string | null;
+  created_at: Date;
+}
+
+/** What one rotation attempt did: the row {@link rotateRefreshToken} returns. */
+export type RotationOutcome =
+  /** Spent, successor stored, session touched. */
+  | 'rotated'
+  /** Already spent: a copy came back. The session and all its tokens were revoked by this statement. */
+  | 'reused'
+  /** The token or its session had been revoked (logout, reuse, password change...). */
+  | 'revoked'
+  /** The session reached its absolute lifetime. */
+  | 'session_expired'
+  /** The token's row has expired. */
+  | 'expired'
+  /** No such token in that session of that user, or its hash differs: signed by us but not stored. */
+  | 'unknown';
+
+export interface RotationRow extends Partial<UserRow> {
+  outcome: RotationOutcome;
+}
+
+/**
+ * Refresh rotation. Parameters: $1 token id (jti), $2 its SHA-256, $3 session id, $4 user id,
+ * $5 now, $6 successor id, $7 successor hash, $8 successor expiry.
+ *
+ * - `s` locks the session row (FOR UPDATE) first; `t` then locks the token row. Waiting on the
+ *   session serialises every presentation of one session's tokens, and READ COMMITTED re-reads a
+ *   locked row at its newest version, so of 50 concurrent presentations of one token exactly one
+ *   sees it unspent; the others see it spent (`reused`) or its session revoked (`revoked`).
+ * - The checks keep the order the API has always answered with: unknown, revoked, reused,
+ *   session expired, token expired.
+ * - `tokens` spends the token (rotated) or revokes every token of the session (reused) in one
+ *   UPDATE, `session` touches or revokes the session in one UPDATE: a row is changed at most once.
+ * - The successor's expiry is capped by the session's, in SQL, even if a caller asked for more.
+ * - The last SELECT returns one row always: the outcome, and the user when it rotated.
+ */
+export const rotateRefreshToken: SqlStatement = {
+  name: 'auth_rotate_refresh_token',
+  text: `
+WITH s AS (
+  SELECT id, user_id, expires_at, revoked_at FROM sessions
+  WHERE id = $3::uuid AND user_id = $4::uuid
+  FOR UPDATE
+), t AS (
+  SELECT id, token_hash, expires_at, revoked_at, replaced_by_id FROM refresh_tokens
+  WHERE id = $1::uuid AND session_id = (SELECT id FROM s)
+  FOR UPDATE
+), verdict AS (
+  SELECT CASE
+    WHEN t.id IS NULL OR t.token_hash <> $2::text THEN 'unknown'
+    WHEN s.revoked_at IS NOT NULL OR t.revoked_at IS NOT NULL THEN 'revoked'
+    WHEN t.replaced_by_id IS NOT NULL THEN 'reused'
+    WHEN s.expires_at <= $5::timestamptz THEN 'session_expired'
+    WHEN t.expires_at <= $5::timestamptz THEN 'expired'
+    ELSE 'rotated'
+  END AS outcome
+  FROM (SELECT 1) AS one LEFT JOIN s ON true LEFT JOIN t ON true
+), tokens AS (
+  UPDATE refresh_tokens SET
+    replaced_by_id = CASE WHEN refresh_tokens.id = $1::uuid AND v.outcome = 'rotated' THEN $6::uuid ELSE replaced_by_id END,
+    revoked_at = CASE WHEN v.outcome = 'reused' THEN $5::timestamptz ELSE revoked_at END
+  FROM verdict v
+  WHERE refresh_tokens.session_id = $3::uuid
+    AND ((v.outcome = 'rotated' AND refresh_tokens.id = $1::uuid)
+      OR (v.outcome = 'reused' AND refresh_tokens.revoked_at IS NULL))
+), successor AS (
+  INSERT INTO refresh_tokens (id, session_id, token_hash, expires_at, created_at)
+  SELECT $6::uuid, s.id, $7::text, LEAST($8::timestamptz, s.expires_at), $5::timestamptz
+  FROM s, verdict v WHERE v.outcome = 'rotated'
+), session AS (
+  UPDATE sessions SET
+    last_used_at = CASE WHEN v.outcome = 'rotated' THEN $5::timestamptz ELSE last_used_at END,
+    revoked_at = CASE WHEN v.outcome = 'reused' THEN $5::timestamptz ELSE revoked_at END
+  FROM verdict v
+  WHERE sessions.id = $3::uuid AND v.outcome IN ('rotated', 'reused')
+)
+SELECT v.outcome, u.id, u.email, u.name, u.created_at
+FROM verdict v
+LEFT JOIN s ON v.outcome = 'rotated'
+LEFT JOIN users u ON u.id = s.user_id`,
+};
+
+/** What the session check says about an access token's session. */
+export type SessionState = 'active' | 'revoked' | 'expired';
+
+export interface SessionCheckRow extends UserRow {
+  session: SessionState;
+}
+
+/**
+ * The check of every authenticated request, and `/me`'s read, in one statement. Parameters:
+ * $1 user id, $2 session id, $3 now. No row: the account is gone. A row whose `session` is not
+ * `active`: the session was revoked (logout, logout-all, revoke, password change, reuse),
+ * deleted, or reached its lifetime. Takes no lock.
+ */
+export const checkSession: SqlStatement = {
+  name: 'auth_check_session',
+  text: `
+SELECT u.id, u.email, u.name, u.created_at,
+  CASE
+    WHEN s.id IS NULL OR s.revoked_at IS NOT NULL THEN 'revoked'
+    WHEN s.expires_at <= $3::timestamptz THEN 'expired'
+    ELSE 'active'
+  END AS session
+FROM users u LEFT JOIN sessions s ON s.id = $2::uuid AND s.user_id = u.id
+WHERE u.id = $1::uuid`,
+};
+
+/**
+ * Revokes one live session of a user and its tokens: session row locked first, then the tokens.
+ * Parameters: $1 session id, $2 user id, $3 now. Returns one row per session revoked (0 or 1).
+ */
+export const revokeSession: SqlStatement = {
+  name: 'auth_revoke_session',
+  text: `
+WITH s AS (
+  SELECT id FROM sessions
+  WHERE id = $1::uuid AND user_id = $2::uuid AND revoked_at IS NULL
+  FOR UPDATE
+), tokens AS (
+  UPDATE refresh_tokens SET revoked_at = $3::timestamptz
+  WHERE session_id IN (SELECT id FROM s) AND revoked_at IS NULL
+)
+UPDATE sessions SET revoked_at = $3::timestamptz
+WHERE id IN (SELECT id FROM s)
+RETURNING id`,
+};
+
+/**
+ * Revokes every live session of a user but `$3` (null: all) and their tokens: sessions locked in
+ * id order first, then the tokens. Parameters: $1 user id, $2 now, $3 session id to keep or null.
+ */
+export const revokeUserSessions: SqlStatement = {
+  name: 'auth_revoke_user_sessions',
+  text: `
+WITH s AS (
+  SELECT id FROM sessions
+  WHERE user_id = $1::uuid AND revoked_at IS NULL AND ($3::uuid IS NULL OR id <> $3::uuid)
+  ORDER BY id
+  FOR UPDATE
+), tokens AS (
+  UPDATE refresh_tokens SET revoked_at = $2::timestamptz
+  WHERE session_id IN (SELECT id FROM s) AND revoked_at IS NULL
+)
+UPDATE sessions SET revoked_at = $2::timestamptz
+WHERE id IN (SELECT id FROM s)
+RETURNING id`,
+};
