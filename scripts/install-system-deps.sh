@@ -4,6 +4,9 @@
 #   PostgreSQL       (Debian package postgresql; the e2e harness uses initdb/pg_ctl from
 #                     /usr/lib/postgresql/<version>/bin)
 #   redis-server     (Debian package redis-server)
+#   redis-sentinel   (Debian package redis-sentinel: the Sentinel failover test runs three)
+#   pgbouncer        (Debian package pgbouncer: the connection-pooler test puts it in front of
+#                     PostgreSQL)
 #   docker-compose   (Debian package docker-compose: validates the compose files offline; no Docker
 #                     engine is needed or installed)
 #   ShellCheck       (Debian package shellcheck: the deploy scripts are checked with it)
@@ -26,14 +29,18 @@ have_postgres() {
   command -v initdb >/dev/null 2>&1
 }
 have_redis() { command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; }
+have_sentinel() { command -v redis-sentinel >/dev/null 2>&1 || [ -x /usr/bin/redis-sentinel ]; }
+have_pgbouncer() { command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; }
 have_compose() { command -v docker-compose >/dev/null 2>&1; }
 have_shellcheck() { command -v shellcheck >/dev/null 2>&1; }
 
-say "Checking for nginx, PostgreSQL server binaries (initdb/pg_ctl), redis-server, docker-compose and shellcheck (needed by the e2e tests)"
+say "Checking for nginx, PostgreSQL server binaries (initdb/pg_ctl), redis-server, redis-sentinel, pgbouncer, docker-compose and shellcheck (needed by the e2e tests)"
 missing=()
 have_nginx || missing+=(nginx)
 have_postgres || missing+=(postgresql)
 have_redis || missing+=(redis-server)
+have_sentinel || missing+=(redis-sentinel)
+have_pgbouncer || missing+=(pgbouncer)
 have_compose || missing+=(docker-compose)
 have_shellcheck || missing+=(shellcheck)
 
@@ -57,7 +64,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     for pkg in "${missing[@]}"; do
       case "$pkg" in
         postgresql) brew+=(postgresql@15) ;;
-        redis-server) brew+=(redis) ;;
+        redis-server | redis-sentinel) brew+=(redis) ;;
         *) brew+=("$pkg") ;;
       esac
     done
@@ -97,6 +104,8 @@ failed=()
 have_nginx || failed+=(nginx)
 have_postgres || failed+=(postgresql)
 have_redis || failed+=(redis-server)
+have_sentinel || failed+=(redis-sentinel)
+have_pgbouncer || failed+=(pgbouncer)
 have_compose || failed+=(docker-compose)
 have_shellcheck || failed+=(shellcheck)
 if [ "${#failed[@]}" -ne 0 ]; then

@@ -22,7 +22,7 @@ import type { MetricsView } from '../metrics/metric-names';
 import { createMetrics, processMetricsView, type Metrics } from '../metrics/metrics';
 import { setUpRateLimitClusterPrimary } from '../rate-limit/cluster-primary';
 import { createRateLimiters, type RateLimiters } from '../rate-limit/rate-limiters';
-import { createRedisClient, type Redis } from '../redis/redis-client';
+import { createRedisClient, redisTarget, type Redis } from '../redis/redis-client';
 import { Closers } from './closers';
 
 export interface ComposeOptions {
@@ -126,9 +126,8 @@ export async function composeServer(
     .ping()
     .catch((error: unknown) => logger.warn({ err: error }, 'database not reachable yet'));
 
-  const redis = config.redis.url
-    ? createRedisClient({ ...config.redis, url: config.redis.url }, logger)
-    : undefined;
+  const target = redisTarget(config);
+  const redis = target ? createRedisClient({ ...config.redis, target }, logger) : undefined;
   if (redis) closers.add('Redis connection', () => closeRedis(redis));
 
   const eventLoop = startEventLoopMonitor({

@@ -63,6 +63,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
 
   const problems = [
     ...drainDelayProblems(values.shutdown),
+    ...redisProblems(values.redis),
     ...(isProduction ? productionProblems(read.readings, values.jwt) : []),
   ];
   if (problems.length > 0) throw new ConfigError(problems);
@@ -106,6 +107,26 @@ function drainDelayProblems({ timeoutMs, drainDelayMs }: Declared['shutdown']): 
   return [
     `${drain.env}: must be shorter than ${timeout.env} (${timeoutMs}), which also covers in-flight requests and closing connections`,
   ];
+}
+
+/** One way to reach Redis: a URL, or a Sentinel group with its passwords set apart. */
+function redisProblems({ url, sentinels, password }: Declared['redis']): string[] {
+  const {
+    url: urlSetting,
+    sentinels: sentinelsSetting,
+    password: passwordSetting,
+  } = settings.redis;
+  if (url && sentinels) {
+    return [
+      `${sentinelsSetting.env}: set either ${urlSetting.env} (one Redis) or ${sentinelsSetting.env} (a Sentinel group), not both`,
+    ];
+  }
+  if (url && password) {
+    return [
+      `${passwordSetting.env}: applies to ${sentinelsSetting.env}; with ${urlSetting.env}, put the password in the URL (redis://:password@host:6379)`,
+    ];
+  }
+  return [];
 }
 
 /** The declared production rules, then the one that needs both secrets. */

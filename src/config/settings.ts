@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   bool,
   commaList,
+  hostPortList,
   ipRangeList,
   MAX_TIMER_MS,
   optionalString,
@@ -139,6 +140,35 @@ export const settings = {
         }),
       default: '',
       doc: 'Put before every Redis key the app writes (e.g. `myapp:`), so apps can share a Redis database.',
+    }),
+    /**
+     * A Sentinel group instead of `url`: the sentinels to ask where the primary is. ioredis asks
+     * them on every (re)connect and follows a failover without a restart.
+     */
+    sentinels: setting({
+      env: 'REDIS_SENTINELS',
+      format: hostPortList,
+      unset: 'no Sentinel',
+      doc: 'Comma-separated `host:port` of Redis Sentinels, used instead of `REDIS_URL` (not both): see [Scaling out](#scaling-out).',
+    }),
+    sentinelMaster: setting({
+      env: 'REDIS_SENTINEL_MASTER',
+      format: text,
+      default: 'mymaster',
+      doc: 'The name the sentinels monitor the primary under (`sentinel monitor <name> ...`).',
+    }),
+    /** The data nodes' password (`requirepass`) with Sentinel; with `url` it is in the URL. */
+    password: setting({
+      env: 'REDIS_PASSWORD',
+      format: optionalString,
+      secret: true,
+      doc: "With `REDIS_SENTINELS`: the Redis nodes' `requirepass` (with `REDIS_URL` it goes in the URL).",
+    }),
+    sentinelPassword: setting({
+      env: 'REDIS_SENTINEL_PASSWORD',
+      format: optionalString,
+      secret: true,
+      doc: "The sentinels' own password (their `requirepass`), when they have one.",
     }),
   },
   rateLimit: {
