@@ -10,6 +10,7 @@
 #   docker-compose   (Debian package docker-compose: validates the compose files offline; no Docker
 #                     engine is needed or installed)
 #   ShellCheck       (Debian package shellcheck: the deploy scripts are checked with it)
+# and warns when kubectl is missing (not in Debian's archive; the Kubernetes manifest test needs it).
 #
 # Does nothing (and takes well under a second) when all are present. Installs with apt-get
 # when run as root on Debian/Ubuntu; otherwise prints what to install and exits 1.
@@ -43,6 +44,14 @@ have_sentinel || missing+=(redis-sentinel)
 have_pgbouncer || missing+=(pgbouncer)
 have_compose || missing+=(docker-compose)
 have_shellcheck || missing+=(shellcheck)
+
+# kubectl (with its built-in kustomize) builds the Kubernetes overlays in the e2e tier. It is not in
+# Debian's archive, so it cannot be installed here: say so now, the test fails without it.
+if ! command -v kubectl >/dev/null 2>&1; then
+  warn "kubectl is not installed and is not in Debian's archive: the Kubernetes manifest test" \
+    "(tests/e2e/kubernetes-manifests.test.ts) will fail until it is installed from the Kubernetes" \
+    "project's packages (GitHub-hosted Ubuntu runners have it)"
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
   say "All present: nothing to install"
