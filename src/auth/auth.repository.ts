@@ -1,5 +1,6 @@
 import type { PrismaClient } from '../generated/prisma/client';
 import { Prisma } from '../generated/prisma/client';
+import { primaryReads, type LagTolerantReads } from '../db/read-replica';
 import { DomainError } from '../errors/domain-error';
 import { AuthErrorCode } from './auth.errors';
 
@@ -52,7 +53,11 @@ class RotationRejected extends Error {}
  * The only module that touches Prisma for auth. Every state change that must be exclusive is a
  * single conditional statement, so it stays correct with many replicas and no locks in memory.
  */
-export function createAuthRepository(prisma: PrismaClient) {
+export function createAuthRepository(
+  prisma: PrismaClient,
+  /** Reads that tolerate replication lag (the session list); the primary without a replica. */
+  lagTolerant: LagTolerantReads = primaryReads(prisma),
+) {
   return {
     /**
      * Creates the user and its first session in one write.
@@ -212,23 +217,25 @@ export function createAuthRepository(prisma: PrismaClient) {
 
     /** Sessions that can still refresh: not revoked, not past their lifetime, holding a live token. */
     listActiveSessions(userId: string, now: Date): Promise<ActiveSession[]> {
-      return prisma.session.findMany({
-        where: {
-          userId,
-          revokedAt: null,
-          expiresAt: { gt: now },
-          tokens: { some: { replacedById: null, revokedAt: null, expiresAt: { gt: now } } },
-        },
-        select: {
-          id: true,
-          createdAt: true,
-          lastUsedAt: true,
-          expiresAt: true,
-          userAgent: true,
-          ip: true,
-        },
-        orderBy: { lastUsedAt: 'desc' },
-      });
+      return lagTolerant.read((client) =>
+        client.session.findMany({
+          where: {
+            userId,
+            revokedAt: null,
+            expiresAt: { gt: now },
+            tokens: { some: { replacedById: null, revokedAt: null, expiresAt: { gt: now } } },
+          },
+          select: {
+            id: true,
+            createdAt: true,
+            lastUsedAt: true,
+            expiresAt: true,
+            userAgent: true,
+            ip: true,
+          },
+          orderBy: { lastUsedAt: 'desc' },
+        }),
+      );
     },
 
     /**

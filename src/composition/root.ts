@@ -11,6 +11,7 @@ import { serveEmbeddedDatabase } from '../cluster/embedded-database-server';
 import { watchWorkerMemory } from '../cluster/worker-memory-limit';
 import type { Config, LoadedConfig } from '../config';
 import { openDatabase, type Database } from '../db/database';
+import { openReadReplica, primaryReads } from '../db/read-replica';
 import { createReadinessCheck, type Readiness } from '../health/readiness';
 import type { StatusProvider } from '../health/status-provider';
 import { createInFlightHandlers, type InFlightHandlers } from '../http/in-flight';
@@ -121,6 +122,15 @@ export async function composeServer(
     );
     if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
   }
+  const readReplica = config.database.readUrl
+    ? openReadReplica({
+        url: config.database.readUrl,
+        poolSize: config.database.poolSize,
+        primary: db.prisma,
+        logger,
+      })
+    : undefined;
+  if (readReplica) closers.add('database read replica', () => readReplica.close());
   // The first query loads Prisma's query compiler: pay for it now, not on the first request.
   await db
     .ping()
@@ -160,10 +170,11 @@ export async function composeServer(
     redis,
     isShuttingDown: () => shuttingDown,
     rateLimit: limits.state,
+    readReplica,
   });
 
   const tokens = new TokenService(config.jwt);
-  const authRepository = createAuthRepository(db.prisma);
+  const authRepository = createAuthRepository(db.prisma, readReplica ?? primaryReads(db.prisma));
   const auth = createAuthService({
     repository: authRepository,
     tokens,
@@ -192,7 +203,10 @@ export async function composeServer(
     metricsView,
     limits,
     readiness,
-    statusProviders: [{ name: 'rateLimit', state: limits.state }],
+    statusProviders: [
+      { name: 'rateLimit', state: limits.state },
+      ...(readReplica ? [{ name: 'databaseReadReplica', state: () => readReplica.state() }] : []),
+    ],
     features: [authFeature({ auth, refreshCookieSecure: config.auth.refreshCookieSecure })],
     authenticator: bearerAuthenticator(tokens),
     inFlight: createInFlightHandlers(),

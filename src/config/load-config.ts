@@ -64,6 +64,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const problems = [
     ...drainDelayProblems(values.shutdown),
     ...redisProblems(values.redis),
+    ...readReplicaProblems(values.database),
     ...(isProduction ? productionProblems(read.readings, values.jwt) : []),
   ];
   if (problems.length > 0) throw new ConfigError(problems);
@@ -107,6 +108,13 @@ function drainDelayProblems({ timeoutMs, drainDelayMs }: Declared['shutdown']): 
   return [
     `${drain.env}: must be shorter than ${timeout.env} (${timeoutMs}), which also covers in-flight requests and closing connections`,
   ];
+}
+
+/** A read replica is a replica of a server: the embedded database has none. */
+function readReplicaProblems({ url, readUrl }: Declared['database']): string[] {
+  if (!readUrl || url) return [];
+  const { url: urlSetting, readUrl: readUrlSetting } = settings.database;
+  return [`${readUrlSetting.env}: needs ${urlSetting.env} (the primary it replicates)`];
 }
 
 /** One way to reach Redis: a URL, or a Sentinel group with its passwords set apart. */

@@ -108,6 +108,16 @@ export const settings = {
       default: 10,
       doc: "Connections per process (replicas x workers x this must fit the server's `max_connections`).",
     }),
+    /**
+     * A streaming replica for reads that tolerate lag (session lists); see `db/read-replica.ts`.
+     * Each read goes there only once the replica has replayed what the primary had committed.
+     */
+    readUrl: setting({
+      env: 'DATABASE_READ_URL',
+      format: url(['postgresql:', 'postgres:']),
+      unset: 'every read on the primary',
+      doc: 'A read replica of `DATABASE_URL` for reads that tolerate lag; falls back to the primary (see [Scaling out](#scaling-out)).',
+    }),
   },
   redis: {
     /** Redis URL (`redis://` or `rediss://` for TLS); when absent, nothing uses Redis. */

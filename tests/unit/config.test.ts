@@ -337,3 +337,16 @@ describe('Redis Sentinel settings', () => {
     ]);
   });
 });
+
+describe('read replica setting', () => {
+  it('reads DATABASE_READ_URL beside DATABASE_URL, and refuses it without one', () => {
+    const { config } = load({
+      DATABASE_URL: 'postgresql://app@primary:5432/app',
+      DATABASE_READ_URL: 'postgresql://app@replica:5432/app',
+    });
+    expect(config.database.readUrl).toBe('postgresql://app@replica:5432/app');
+    expect(problemsOf({ DATABASE_READ_URL: 'postgresql://app@replica:5432/app' })).toEqual([
+      'DATABASE_READ_URL: needs DATABASE_URL (the primary it replicates)',
+    ]);
+  });
+});
