@@ -43,7 +43,8 @@ Commands:
   migrate                   Apply database migrations (pnpm db:migrate; DATABASE_URL or the
                             embedded database)
   test [args]               Install missing system test binaries (nginx, PostgreSQL, Redis,
-                            docker-compose, shellcheck), then run every test tier
+                            redis-sentinel, pgbouncer, docker-compose, shellcheck), then run
+                            every test tier
                             (pnpm test:all [args])
   bench                     Run the benchmarks (pnpm bench)
   help                      Show this help
@@ -249,7 +250,7 @@ cmd_test() {
   ensure_node
   say "Checking the system binaries the e2e tests run (scripts/install-system-deps.sh)"
   if ! ./scripts/install-system-deps.sh; then
-    die "the e2e tests need nginx, PostgreSQL, Redis, docker-compose and shellcheck: install them as shown above (or run 'pnpm test' for the unit and integration tiers only)."
+    die "the e2e tests need nginx, PostgreSQL, Redis (with redis-sentinel), PgBouncer, docker-compose and shellcheck: install them as shown above (or run 'pnpm test' for the unit and integration tiers only)."
   fi
   ensure_deps
   say "Running every test tier (pnpm test:all): build, unit, integration, e2e"
