@@ -167,7 +167,7 @@ export function openReadReplica({
  * caller did: a caller arriving while a call is in flight waits for the next one, which starts
  * when the current one ends. Under load this is one primary query per round trip, not per read.
  */
-function coalesced<T>(fetch: () => Promise<T>): () => Promise<T> {
+export function coalesced<T>(fetch: () => Promise<T>): () => Promise<T> {
   let current: Promise<T> | undefined;
   let next: Promise<T> | undefined;
   const start = (): Promise<T> => {
