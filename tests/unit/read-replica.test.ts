@@ -43,10 +43,11 @@ describe('the primary position shared by concurrent reads (coalesced)', () => {
 
   it('lets the callers waiting for the next call get it even when the one in flight fails', async () => {
     let calls = 0;
-    const position = coalesced(async () => {
+    const position = coalesced(() => {
       calls += 1;
-      if (calls === 1) throw new Error('primary unreachable');
-      return calls;
+      return calls === 1
+        ? Promise.reject(new Error('primary unreachable'))
+        : Promise.resolve(calls);
     });
     const early = position();
     const late = position();
