@@ -43,9 +43,9 @@ Commands:
   migrate                   Apply database migrations (pnpm db:migrate; DATABASE_URL or the
                             embedded database)
   test [args]               Install missing system test binaries (nginx, PostgreSQL, Redis,
-                            docker-compose, shellcheck, chromium), start a Docker engine when none
-                            answers and ../shared/docker-offline/engine.sh is there, then run
-                            every test tier (pnpm test:all [args])
+                            redis-sentinel, pgbouncer, docker-compose, shellcheck, chromium), start
+                            a Docker engine when none answers and ../shared/docker-offline/engine.sh
+                            is there, then run every test tier (pnpm test:all [args])
   bench                     Run the benchmarks (pnpm bench)
   help                      Show this help
 
@@ -273,7 +273,7 @@ cmd_test() {
   ensure_node
   say "Checking the system binaries the e2e tests run (scripts/install-system-deps.sh)"
   if ! ./scripts/install-system-deps.sh; then
-    die "the e2e tests need nginx, PostgreSQL, Redis, docker-compose, shellcheck and chromium: install them as shown above (or run 'pnpm test' for the unit and integration tiers only)."
+    die "the e2e tests need nginx, PostgreSQL, Redis (with redis-sentinel), PgBouncer, docker-compose, shellcheck and chromium: install them as shown above (or run 'pnpm test' for the unit and integration tiers only)."
   fi
   ensure_container_engine
   ensure_deps

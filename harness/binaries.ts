@@ -7,6 +7,12 @@ const POSTGRES_HINT =
 const INSTALL_HINT: Record<string, string> = {
   nginx: 'nginx (Debian/Ubuntu: apt-get install nginx; macOS: brew install nginx)',
   'redis-server': 'Redis (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)',
+  'redis-sentinel':
+    'Redis Sentinel (Debian/Ubuntu: apt-get install redis-sentinel; macOS: brew install redis)',
+  pgbouncer: 'PgBouncer (Debian/Ubuntu: apt-get install pgbouncer; macOS: brew install pgbouncer)',
+  pg_basebackup: POSTGRES_HINT,
+  kubectl:
+    "kubectl with its built-in kustomize (not in Debian's archive: install it from the Kubernetes project's own packages; GitHub-hosted Ubuntu runners have it)",
   initdb: POSTGRES_HINT,
   pg_ctl: POSTGRES_HINT,
   'docker-compose':

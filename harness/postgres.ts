@@ -22,7 +22,12 @@ export interface PostgresServer {
  * pg_ctl start, as the `postgres` user when we are root (initdb refuses to run as root).
  * Durability is off (fsync, synchronous_commit): the data is thrown away afterwards.
  */
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres({
+  settings = [],
+}: {
+  /** More server settings, as `name=value` (e.g. `shared_preload_libraries=pg_stat_statements`). */
+  settings?: readonly string[];
+} = {}): Promise<PostgresServer> {
   const initdb = findBinary('initdb');
   const pgCtl = findBinary('pg_ctl');
   const dir = makeTempDir('harness-pg-');
@@ -54,6 +59,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     '-c synchronous_commit=off',
     '-c full_page_writes=off',
     '-c max_connections=200',
+    ...settings.map((setting) => `-c ${setting}`),
   ].join(' ');
 
   const server: PostgresServer = {

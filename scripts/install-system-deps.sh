@@ -4,11 +4,15 @@
 #   PostgreSQL       (Debian package postgresql; the e2e harness uses initdb/pg_ctl from
 #                     /usr/lib/postgresql/<version>/bin)
 #   redis-server     (Debian package redis-server)
+#   redis-sentinel   (Debian package redis-sentinel: the Sentinel failover test runs three)
+#   pgbouncer        (Debian package pgbouncer: the connection-pooler test puts it in front of
+#                     PostgreSQL)
 #   docker-compose   (Debian package docker-compose: validates the compose files offline; no Docker
 #                     engine is needed or installed)
 #   ShellCheck       (Debian package shellcheck: the deploy scripts are checked with it)
 #   Chromium         (Debian package chromium: the browser e2e test drives it with playwright-core;
 #                     `npx playwright install` is not used, it downloads from outside the registries)
+# and warns when kubectl is missing (not in Debian's archive; the Kubernetes manifest test needs it).
 #
 # Does nothing (and takes well under a second) when all are present. Installs with apt-get
 # when run as root on Debian/Ubuntu; otherwise prints what to install and exits 1.
@@ -28,18 +32,30 @@ have_postgres() {
   command -v initdb >/dev/null 2>&1
 }
 have_redis() { command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; }
+have_sentinel() { command -v redis-sentinel >/dev/null 2>&1 || [ -x /usr/bin/redis-sentinel ]; }
+have_pgbouncer() { command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; }
 have_compose() { command -v docker-compose >/dev/null 2>&1; }
 have_shellcheck() { command -v shellcheck >/dev/null 2>&1; }
 have_chromium() { command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; }
 
-say "Checking for nginx, PostgreSQL server binaries (initdb/pg_ctl), redis-server, docker-compose, shellcheck and chromium (needed by the e2e tests)"
+say "Checking for nginx, PostgreSQL server binaries (initdb/pg_ctl), redis-server, redis-sentinel, pgbouncer, docker-compose, shellcheck and chromium (needed by the e2e tests)"
 missing=()
 have_nginx || missing+=(nginx)
 have_postgres || missing+=(postgresql)
 have_redis || missing+=(redis-server)
+have_sentinel || missing+=(redis-sentinel)
+have_pgbouncer || missing+=(pgbouncer)
 have_compose || missing+=(docker-compose)
 have_shellcheck || missing+=(shellcheck)
 have_chromium || missing+=(chromium)
+
+# kubectl (with its built-in kustomize) builds the Kubernetes overlays in the e2e tier. It is not in
+# Debian's archive, so it cannot be installed here: say so now, the test fails without it.
+if ! command -v kubectl >/dev/null 2>&1; then
+  warn "kubectl is not installed and is not in Debian's archive: the Kubernetes manifest test" \
+    "(tests/e2e/kubernetes-manifests.test.ts) will fail until it is installed from the Kubernetes" \
+    "project's packages (GitHub-hosted Ubuntu runners have it)"
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
   say "All present: nothing to install"
@@ -61,7 +77,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     for pkg in "${missing[@]}"; do
       case "$pkg" in
         postgresql) brew+=(postgresql@15) ;;
-        redis-server) brew+=(redis) ;;
+        redis-server | redis-sentinel) brew+=(redis) ;;
         chromium) brew+=(--cask chromium) ;;
         *) brew+=("$pkg") ;;
       esac
@@ -102,6 +118,8 @@ failed=()
 have_nginx || failed+=(nginx)
 have_postgres || failed+=(postgresql)
 have_redis || failed+=(redis-server)
+have_sentinel || failed+=(redis-sentinel)
+have_pgbouncer || failed+=(pgbouncer)
 have_compose || failed+=(docker-compose)
 have_shellcheck || failed+=(shellcheck)
 have_chromium || failed+=(chromium)

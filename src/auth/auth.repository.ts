@@ -1,4 +1,5 @@
 import type { Database } from '../db/database';
+import { primaryReads, type LagTolerantReads } from '../db/read-replica';
 import { DomainError } from '../errors/domain-error';
 import { Prisma } from '../generated/prisma/client';
 import { AuthErrorCode } from './auth.errors';
@@ -61,7 +62,11 @@ const toPublicUser = (row: UserRow): PublicUser => ({
  * ones (rotation, the session check, revocations) are hand-written SQL on the driver
  * (auth.sql.ts), which also fixes their lock order; Prisma does the rest.
  */
-export function createAuthRepository({ prisma, sql }: Pick<Database, 'prisma' | 'sql'>) {
+export function createAuthRepository(
+  { prisma, sql }: Pick<Database, 'prisma' | 'sql'>,
+  /** Reads that tolerate replication lag (the session list); the primary without a replica. */
+  lagTolerant: LagTolerantReads = primaryReads(prisma),
+) {
   return {
     /**
      * Creates the user and its first session in one write.
@@ -184,23 +189,25 @@ export function createAuthRepository({ prisma, sql }: Pick<Database, 'prisma' | 
 
     /** Sessions that can still refresh: not revoked, not past their lifetime, holding a live token. */
     listActiveSessions(userId: string, now: Date): Promise<ActiveSession[]> {
-      return prisma.session.findMany({
-        where: {
-          userId,
-          revokedAt: null,
-          expiresAt: { gt: now },
-          tokens: { some: { replacedById: null, revokedAt: null, expiresAt: { gt: now } } },
-        },
-        select: {
-          id: true,
-          createdAt: true,
-          lastUsedAt: true,
-          expiresAt: true,
-          userAgent: true,
-          ip: true,
-        },
-        orderBy: { lastUsedAt: 'desc' },
-      });
+      return lagTolerant.read((client) =>
+        client.session.findMany({
+          where: {
+            userId,
+            revokedAt: null,
+            expiresAt: { gt: now },
+            tokens: { some: { replacedById: null, revokedAt: null, expiresAt: { gt: now } } },
+          },
+          select: {
+            id: true,
+            createdAt: true,
+            lastUsedAt: true,
+            expiresAt: true,
+            userAgent: true,
+            ip: true,
+          },
+          orderBy: { lastUsedAt: 'desc' },
+        }),
+      );
     },
 
     /**

@@ -102,7 +102,10 @@ export async function runPrimary(loaded: LoadedConfig): Promise<number> {
     {
       workers: config.cluster.maxWorkers,
       database: embeddedDatabaseUrl ? 'embedded, served by the primary' : 'DATABASE_URL',
-      rateLimits: config.redis.url ? 'Redis (per fleet)' : "the primary's memory (per machine)",
+      rateLimits:
+        config.redis.url || config.redis.sentinels
+          ? 'Redis (per fleet)'
+          : "the primary's memory (per machine)",
     },
     'cluster primary started: SIGHUP or SIGUSR2 reloads the workers one by one, SIGTERM drains them',
   );

@@ -12,6 +12,7 @@ import { serveEmbeddedDatabase } from '../cluster/embedded-database-server';
 import { watchWorkerMemory } from '../cluster/worker-memory-limit';
 import type { Config, LoadedConfig } from '../config';
 import { openDatabase, type Database } from '../db/database';
+import { openReadReplica, primaryReads } from '../db/read-replica';
 import { createReadinessCheck, type Readiness } from '../health/readiness';
 import type { StatusProvider } from '../health/status-provider';
 import { createInFlightHandlers, type InFlightHandlers } from '../http/in-flight';
@@ -23,7 +24,7 @@ import type { MetricsView } from '../metrics/metric-names';
 import { createMetrics, processMetricsView, type Metrics } from '../metrics/metrics';
 import { setUpRateLimitClusterPrimary } from '../rate-limit/cluster-primary';
 import { createRateLimiters, type RateLimiters } from '../rate-limit/rate-limiters';
-import { createRedisClient, type Redis } from '../redis/redis-client';
+import { createRedisClient, redisTarget, type Redis } from '../redis/redis-client';
 import { Closers } from './closers';
 
 export interface ComposeOptions {
@@ -127,14 +128,22 @@ export async function composeServer(
     );
     if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
   }
+  const readReplica = config.database.readUrl
+    ? openReadReplica({
+        url: config.database.readUrl,
+        poolSize: config.database.poolSize,
+        primary: db.prisma,
+        logger,
+      })
+    : undefined;
+  if (readReplica) closers.add('database read replica', () => readReplica.close());
   // The first query loads Prisma's query compiler: pay for it now, not on the first request.
   await db
     .ping()
     .catch((error: unknown) => logger.warn({ err: error }, 'database not reachable yet'));
 
-  const redis = config.redis.url
-    ? createRedisClient({ ...config.redis, url: config.redis.url }, logger)
-    : undefined;
+  const target = redisTarget(config);
+  const redis = target ? createRedisClient({ ...config.redis, target }, logger) : undefined;
   if (redis) closers.add('Redis connection', () => closeRedis(redis));
 
   const eventLoop = startEventLoopMonitor({
@@ -168,10 +177,11 @@ export async function composeServer(
     isShuttingDown: () => shuttingDown,
     rateLimit: limits.state,
     cacheMs: config.health.readinessCacheMs,
+    readReplica,
   });
 
   const tokens = new TokenService(config.jwt);
-  const authRepository = createAuthRepository(db);
+  const authRepository = createAuthRepository(db, readReplica ?? primaryReads(db.prisma));
   const auth = createAuthService({
     repository: authRepository,
     tokens,
@@ -207,7 +217,10 @@ export async function composeServer(
     metricsView,
     limits,
     readiness,
-    statusProviders: [{ name: 'rateLimit', state: limits.state }],
+    statusProviders: [
+      { name: 'rateLimit', state: limits.state },
+      ...(readReplica ? [{ name: 'databaseReadReplica', state: () => readReplica.state() }] : []),
+    ],
     features: [authFeature({ auth, allowedOrigins: config.http.corsOrigins })],
     authenticator: bearerAuthenticator(tokens, auth),
     inFlight: createInFlightHandlers(),

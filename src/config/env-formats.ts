@@ -91,3 +91,24 @@ export const ipRangeList = optionalString
       }
     }
   });
+
+/** Comma-separated `host:port` entries (IPv6 in brackets), each named when invalid; unset when blank. */
+export const hostPortList = optionalString
+  .transform((value) => (value === undefined ? undefined : splitCommas(value)))
+  .transform((entries, context) => {
+    if (entries === undefined) return undefined;
+    const parsed: Array<{ host: string; port: number }> = [];
+    for (const entry of entries) {
+      const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(entry);
+      const port = Number(match?.[3]);
+      if (!match || port < 1 || port > 65535) {
+        context.addIssue({
+          code: 'custom',
+          message: `"${entry}" is not host:port (e.g. sentinel-1:26379, [::1]:26379)`,
+        });
+        continue;
+      }
+      parsed.push({ host: match[1] ?? match[2]!, port });
+    }
+    return parsed;
+  });

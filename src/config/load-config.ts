@@ -63,6 +63,8 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
 
   const problems = [
     ...drainDelayProblems(values.shutdown),
+    ...redisProblems(values.redis),
+    ...readReplicaProblems(values.database),
     ...(isProduction ? productionProblems(read.readings, values.jwt) : []),
   ];
   if (problems.length > 0) throw new ConfigError(problems);
@@ -106,6 +108,33 @@ function drainDelayProblems({ timeoutMs, drainDelayMs }: Declared['shutdown']): 
   return [
     `${drain.env}: must be shorter than ${timeout.env} (${timeoutMs}), which also covers in-flight requests and closing connections`,
   ];
+}
+
+/** A read replica is a replica of a server: the embedded database has none. */
+function readReplicaProblems({ url, readUrl }: Declared['database']): string[] {
+  if (!readUrl || url) return [];
+  const { url: urlSetting, readUrl: readUrlSetting } = settings.database;
+  return [`${readUrlSetting.env}: needs ${urlSetting.env} (the primary it replicates)`];
+}
+
+/** One way to reach Redis: a URL, or a Sentinel group with its passwords set apart. */
+function redisProblems({ url, sentinels, password }: Declared['redis']): string[] {
+  const {
+    url: urlSetting,
+    sentinels: sentinelsSetting,
+    password: passwordSetting,
+  } = settings.redis;
+  if (url && sentinels) {
+    return [
+      `${sentinelsSetting.env}: set either ${urlSetting.env} (one Redis) or ${sentinelsSetting.env} (a Sentinel group), not both`,
+    ];
+  }
+  if (url && password) {
+    return [
+      `${passwordSetting.env}: applies to ${sentinelsSetting.env}; with ${urlSetting.env}, put the password in the URL (redis://:password@host:6379)`,
+    ];
+  }
+  return [];
 }
 
 /** The declared production rules, then the one that needs both secrets. */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import {
   bool,
+  hostPortList,
   ipRangeList,
   originList,
   MAX_TIMER_MS,
@@ -113,6 +114,16 @@ export const settings = {
       default: true,
       doc: 'Send the auth hot-path statements as named prepared statements (parsed once per connection). Set `false` behind PgBouncer < 1.21 in transaction pooling mode, which cannot keep them (cluster workers on the embedded database get `false` from the primary).',
     }),
+    /**
+     * A streaming replica for reads that tolerate lag (session lists); see `db/read-replica.ts`.
+     * Each read goes there only once the replica has replayed what the primary had committed.
+     */
+    readUrl: setting({
+      env: 'DATABASE_READ_URL',
+      format: url(['postgresql:', 'postgres:']),
+      unset: 'every read on the primary',
+      doc: 'A read replica of `DATABASE_URL` for reads that tolerate lag; falls back to the primary (see [Scaling out](#scaling-out)).',
+    }),
   },
   redis: {
     /** Redis URL (`redis://` or `rediss://` for TLS); when absent, nothing uses Redis. */
@@ -145,6 +156,35 @@ export const settings = {
         }),
       default: '',
       doc: 'Put before every Redis key the app writes (e.g. `myapp:`), so apps can share a Redis database.',
+    }),
+    /**
+     * A Sentinel group instead of `url`: the sentinels to ask where the primary is. ioredis asks
+     * them on every (re)connect and follows a failover without a restart.
+     */
+    sentinels: setting({
+      env: 'REDIS_SENTINELS',
+      format: hostPortList,
+      unset: 'no Sentinel',
+      doc: 'Comma-separated `host:port` of Redis Sentinels, used instead of `REDIS_URL` (not both): see [Scaling out](#scaling-out).',
+    }),
+    sentinelMaster: setting({
+      env: 'REDIS_SENTINEL_MASTER',
+      format: text,
+      default: 'mymaster',
+      doc: 'The name the sentinels monitor the primary under (`sentinel monitor <name> ...`).',
+    }),
+    /** The data nodes' password (`requirepass`) with Sentinel; with `url` it is in the URL. */
+    password: setting({
+      env: 'REDIS_PASSWORD',
+      format: optionalString,
+      secret: true,
+      doc: "With `REDIS_SENTINELS`: the Redis nodes' `requirepass` (with `REDIS_URL` it goes in the URL).",
+    }),
+    sentinelPassword: setting({
+      env: 'REDIS_SENTINEL_PASSWORD',
+      format: optionalString,
+      secret: true,
+      doc: "The sentinels' own password (their `requirepass`), when they have one.",
     }),
   },
   rateLimit: {

@@ -1,4 +1,5 @@
 import type { Database } from '../db/database';
+import type { ReadReplica } from '../db/read-replica';
 import type { RateLimitState } from '../rate-limit/store-selection';
 import type { Redis } from '../redis/redis-client';
 
@@ -14,7 +15,8 @@ export interface CheckResult {
 
 /**
  * - `ok`: everything up;
- * - `degraded`: a non-critical dependency (Redis) is down, the instance still serves;
+ * - `degraded`: a non-critical dependency (Redis, the read replica) is down, the instance still
+ *   serves;
  * - `unavailable`: a critical dependency (the database) is down;
  * - `shutting_down`: graceful shutdown has begun.
  */
@@ -32,6 +34,8 @@ export interface Readiness {
 export interface ReadinessDeps {
   db: Pick<Database, 'ping'>;
   redis?: Pick<Redis, 'ping'> | undefined;
+  /** The database read replica, when configured: non-critical, reads fall back to the primary. */
+  readReplica?: Pick<ReadReplica, 'ping'> | undefined;
   /** True once shutdown has begun: readiness must fail first so load balancers stop sending. */
   isShuttingDown: () => boolean;
   /** Each check's limit; a dependency slower than this counts as down. */
@@ -65,6 +69,7 @@ export function createReadinessCheck({
   rateLimit,
   cacheMs = 1_000,
   now = () => performance.now(),
+  readReplica,
 }: ReadinessDeps): () => Promise<Readiness> {
   let last: { checks: Promise<CheckResult[]>; answeredAt?: number } | undefined;
   const dependencyChecks = (): Promise<CheckResult[]> => {
@@ -75,6 +80,9 @@ export function createReadinessCheck({
       checks: Promise.all([
         runCheck('database', true, () => db.ping(), checkTimeoutMs),
         ...(redis ? [runCheck('redis', false, () => redis.ping(), checkTimeoutMs)] : []),
+        ...(readReplica
+          ? [runCheck('databaseReadReplica', false, () => readReplica.ping(), checkTimeoutMs)]
+          : []),
       ]),
     };
     void current.checks.then(() => {

@@ -6,12 +6,12 @@ import type { Config } from '../config';
  * cluster workers count in the primary's memory (one count per machine, not one per worker), so
  * the primary must answer them. Call it once in the primary, before forking the workers.
  *
- * @returns the primary's store, or undefined when `REDIS_URL` is set (workers count in Redis).
+ * @returns the primary's store, or undefined when Redis is configured (workers count in Redis).
  */
 export function setUpRateLimitClusterPrimary(
   config: Pick<Config, 'redis'>,
 ): ClusterMemoryStorePrimary | undefined {
-  if (config.redis.url) return undefined;
+  if (config.redis.url || config.redis.sentinels) return undefined;
   const primary = new ClusterMemoryStorePrimary();
   primary.init();
   return primary;

@@ -322,3 +322,59 @@ describe('development secrets', () => {
     expect(problemsOf({})[0]).toMatch(/is not a secrets file written by this app/);
   });
 });
+
+describe('Redis Sentinel settings', () => {
+  it('reads a Sentinel group: the sentinels, the primary name and both passwords', () => {
+    const { config } = load({
+      REDIS_SENTINELS: 's1:26379, 10.0.0.2:26380,[::1]:26381',
+      REDIS_SENTINEL_MASTER: 'cache',
+      REDIS_PASSWORD: 'data-password',
+      REDIS_SENTINEL_PASSWORD: 'sentinel-password',
+    });
+    expect(config.redis).toMatchObject({
+      url: undefined,
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: '10.0.0.2', port: 26380 },
+        { host: '::1', port: 26381 },
+      ],
+      sentinelMaster: 'cache',
+      password: 'data-password',
+      sentinelPassword: 'sentinel-password',
+    });
+  });
+
+  it('names the conventional primary `mymaster` unless told otherwise', () => {
+    expect(load({ REDIS_SENTINELS: 's1:26379' }).config.redis.sentinelMaster).toBe('mymaster');
+  });
+
+  it('names each sentinel that is not host:port', () => {
+    const problems = problemsOf({ REDIS_SENTINELS: 's1:26379,s2,s3:99999' });
+    expect(problems).toEqual([
+      expect.stringMatching(/^REDIS_SENTINELS: .*"s2" is not host:port/),
+      expect.stringMatching(/^REDIS_SENTINELS: .*"s3:99999" is not host:port/),
+    ]);
+  });
+
+  it('refuses both REDIS_URL and REDIS_SENTINELS, and a separate password with a URL', () => {
+    expect(problemsOf({ REDIS_URL: 'redis://cache:6379', REDIS_SENTINELS: 's1:26379' })).toEqual([
+      expect.stringMatching(/^REDIS_SENTINELS: set either REDIS_URL .* not both/),
+    ]);
+    expect(problemsOf({ REDIS_URL: 'redis://cache:6379', REDIS_PASSWORD: 'pw' })).toEqual([
+      expect.stringMatching(/^REDIS_PASSWORD: .*put the password in the URL/),
+    ]);
+  });
+});
+
+describe('read replica setting', () => {
+  it('reads DATABASE_READ_URL beside DATABASE_URL, and refuses it without one', () => {
+    const { config } = load({
+      DATABASE_URL: 'postgresql://app@primary:5432/app',
+      DATABASE_READ_URL: 'postgresql://app@replica:5432/app',
+    });
+    expect(config.database.readUrl).toBe('postgresql://app@replica:5432/app');
+    expect(problemsOf({ DATABASE_READ_URL: 'postgresql://app@replica:5432/app' })).toEqual([
+      'DATABASE_READ_URL: needs DATABASE_URL (the primary it replicates)',
+    ]);
+  });
+});
