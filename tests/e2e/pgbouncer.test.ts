@@ -111,9 +111,14 @@ describe('the app through PgBouncer in transaction pooling mode', () => {
         )
       ).status,
     ).toBe(204);
-    expect((await api('POST', '/login', { email, password: newPassword })).status).toBe(200);
+    const fourth = await api('POST', '/login', { email, password: newPassword });
+    expect(fourth.status).toBe(200);
     expect((await api('POST', '/logout', { refreshToken: second.refreshToken })).status).toBe(204);
-    expect((await api('POST', '/logout-all', undefined, second.accessToken)).status).toBe(204);
+    // Revocation is immediate: the logged-out session's access token is refused at once.
+    expect((await api('GET', '/me', undefined, second.accessToken)).status).toBe(401);
+    const fourthAccess = (fourth.body as { accessToken: string }).accessToken;
+    expect((await api('POST', '/logout-all', undefined, fourthAccess)).status).toBe(204);
+    expect((await api('GET', '/me', undefined, fourthAccess)).status).toBe(401);
 
     // Concurrent refreshes of one token: exactly one wins, through the pooler as directly.
     const racer = await register(app.url, { label: 'pgbouncer-race' });

@@ -89,6 +89,27 @@ describe('reads that tolerate lag, on a real streaming replica', () => {
     expect(await sessions(account)).toHaveLength(1);
     await login(app.url, account.email);
     expect(await sessions(account)).toHaveLength(2);
+    // Those two reads came right after their writes: the replica may not have had them yet (this
+    // primary runs with synchronous_commit=off, so WAL reaches it up to wal_writer_delay later),
+    // and then they were answered by the primary. Once it has replayed them, reads go to it.
+    const written = await withClient(database.url, async (client) => {
+      const { rows } = await client.query<{ lsn: string }>(
+        'SELECT pg_current_wal_insert_lsn()::text AS lsn',
+      );
+      return rows[0]!.lsn;
+    });
+    await eventually(
+      () =>
+        withClient(replicaUrl, async (client) => {
+          const { rows } = await client.query<{ done: boolean }>(
+            'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS done',
+            [written],
+          );
+          return rows[0]!.done;
+        }),
+      { describe: 'the replica to replay the login' },
+    );
+    expect(await sessions(account)).toHaveLength(2);
     expect(await sessionReadsOnReplica()).toBeGreaterThan(before);
     expect((await readiness()).body.checks).toContainEqual(
       expect.objectContaining({ name: 'databaseReadReplica', status: 'up', critical: false }),
