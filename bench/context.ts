@@ -113,8 +113,10 @@ export function createContext(
       RATE_LIMIT_AUTH_EMAIL_MAX: '1000000000',
       RATE_LIMIT_REFRESH_MAX: '1000000000',
       // The login burst signs one account in many times at once (each one still passes the
-      // per-account delay and concurrency checks, and their stores).
+      // per-account delay and concurrency checks, and their stores). An attempt counts until its
+      // reply, so 32 at once would otherwise reach the delay's threshold of attempts in flight.
       SIGN_IN_CONCURRENCY_PER_ACCOUNT: '1000',
+      SIGN_IN_DELAY_AFTER_FAILURES: '1000000000',
       ...(config.databaseUrl ? { DATABASE_URL: config.databaseUrl } : {}),
       ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}),
       ...config.extraAppEnv,
