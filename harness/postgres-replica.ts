@@ -1,10 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { findBinary, isRoot, runAsPostgresUser } from './binaries';
+import { findBinary, runAsPostgresUser } from './binaries';
 import { freePort } from './ports';
-import type { PostgresServer } from './postgres';
-import { makeTempDir, removeTempDir } from './temp-dirs';
+import { makePostgresDir, startPgCtlServer, type PostgresServer } from './postgres';
 
 /**
  * A streaming replica of a private PostgreSQL server (see `startPostgres`): a `pg_basebackup -R`
@@ -15,15 +12,8 @@ export async function startReplica(
   { settings = [] }: { settings?: readonly string[] } = {},
 ): Promise<PostgresServer> {
   const pgBasebackup = findBinary('pg_basebackup');
-  const pgCtl = findBinary('pg_ctl');
-  const dir = makeTempDir('harness-pg-replica-');
-  if (isRoot()) {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
-    chownSync(dir, uid, gid);
-  }
+  const dir = makePostgresDir('harness-pg-replica-');
   const data = path.join(dir, 'data');
-  const log = path.join(dir, 'server.log');
   const port = await freePort();
   // -R writes standby.signal and primary_conninfo: the copy starts as a streaming replica.
   runAsPostgresUser(pgBasebackup, [
@@ -41,42 +31,5 @@ export async function startReplica(
     ...settings.map((setting) => `-c ${setting}`),
   ].join(' ');
 
-  const server: PostgresServer = {
-    adminUrl: `postgresql://postgres@127.0.0.1:${port}/postgres`,
-    port,
-    start() {
-      try {
-        runAsPostgresUser(pgCtl, [
-          '-D',
-          data,
-          '-l',
-          log,
-          '-o',
-          options,
-          '-w',
-          '-t',
-          '120',
-          'start',
-        ]);
-      } catch (error) {
-        const tail = existsSync(log) ? readFileSync(log, 'utf8').slice(-2000) : '';
-        throw new Error(`the replica did not start: ${(error as Error).message}\n${tail}`, {
-          cause: error,
-        });
-      }
-    },
-    stop() {
-      runAsPostgresUser(pgCtl, ['-D', data, '-m', 'fast', '-w', '-t', '120', 'stop']);
-    },
-    destroy() {
-      try {
-        server.stop();
-      } catch {
-        // already stopped
-      }
-      removeTempDir(dir);
-    },
-  };
-  server.start();
-  return server;
+  return startPgCtlServer({ dir, data, port, options, label: 'the replica' });
 }

@@ -29,15 +29,8 @@ export async function startPostgres({
   settings?: readonly string[];
 } = {}): Promise<PostgresServer> {
   const initdb = findBinary('initdb');
-  const pgCtl = findBinary('pg_ctl');
-  const dir = makeTempDir('harness-pg-');
-  if (isRoot()) {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
-    chownSync(dir, uid, gid);
-  }
+  const dir = makePostgresDir('harness-pg-');
   const data = path.join(dir, 'data');
-  const log = path.join(dir, 'server.log');
   const port = await freePort();
   runAsPostgresUser(initdb, [
     '-D',
@@ -62,6 +55,40 @@ export async function startPostgres({
     ...settings.map((setting) => `-c ${setting}`),
   ].join(' ');
 
+  return startPgCtlServer({ dir, data, port, options, label: 'PostgreSQL' });
+}
+
+/** A temp folder the `postgres` user owns (initdb and pg_ctl run as that user when we are root). */
+export function makePostgresDir(prefix: string): string {
+  const dir = makeTempDir(prefix);
+  if (isRoot()) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
+    chownSync(dir, uid, gid);
+  }
+  return dir;
+}
+
+/**
+ * Starts the cluster in `data` with pg_ctl (server options `options`, log in `dir`) and returns
+ * it as a {@link PostgresServer}; `destroy` stops it and removes `dir`.
+ */
+export function startPgCtlServer({
+  dir,
+  data,
+  port,
+  options,
+  label,
+}: {
+  dir: string;
+  data: string;
+  port: number;
+  options: string;
+  /** Names the server in the error when it does not start. */
+  label: string;
+}): PostgresServer {
+  const pgCtl = findBinary('pg_ctl');
+  const log = path.join(dir, 'server.log');
   const server: PostgresServer = {
     adminUrl: `postgresql://postgres@127.0.0.1:${port}/postgres`,
     port,
@@ -82,7 +109,7 @@ export async function startPostgres({
         ]);
       } catch (error) {
         const tail = existsSync(log) ? readFileSync(log, 'utf8').slice(-2000) : '';
-        throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${tail}`, {
+        throw new Error(`${label} did not start: ${(error as Error).message}\n${tail}`, {
           cause: error,
         });
       }
