@@ -11,6 +11,10 @@ export interface PublicUser {
   id: string;
   email: string;
   name: string | null;
+  /** A key of the role map (src/auth/permissions.ts). */
+  role: string;
+  /** When the address was confirmed; null until then. */
+  emailVerifiedAt: Date | null;
   createdAt: Date;
 }
 
@@ -47,12 +51,21 @@ export interface ActiveSession {
   ip: string | null;
 }
 
-const publicUser = { id: true, email: true, name: true, createdAt: true } as const;
+const publicUser = {
+  id: true,
+  email: true,
+  name: true,
+  role: true,
+  emailVerifiedAt: true,
+  createdAt: true,
+} as const;
 
 const toPublicUser = (row: UserRow): PublicUser => ({
   id: row.id,
   email: row.email,
   name: row.name,
+  role: row.role,
+  emailVerifiedAt: row.email_verified_at,
   createdAt: row.created_at,
 });
 

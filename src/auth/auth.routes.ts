@@ -3,6 +3,7 @@ import { CommonErrorCode, DomainError } from '../errors/domain-error';
 import { defineRoute, type Authenticator, type Feature } from '../http/route';
 import { AuthErrorCode } from './auth.errors';
 import { PasswordErrorCode } from './password.errors';
+import { roleCan } from './permissions';
 import type { ActiveSession, PublicUser } from './auth.repository';
 import {
   authResponse,
@@ -15,7 +16,8 @@ import {
   sessionsResponse,
   type TokenDelivery,
 } from './auth.schemas';
-import type { AuthResult, AuthService, ClientInfo } from './auth.service';
+import { requestMeta } from '../http/request-context';
+import type { AuthResult, AuthService } from './auth.service';
 import {
   assertCookieRequestOrigin,
   clearRefreshCookie,
@@ -124,7 +126,7 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
         tokenReply(
           res,
           201,
-          await auth.register({ ...input, name: input.name ?? null }, clientInfo(req)),
+          await auth.register({ ...input, name: input.name ?? null }, requestMeta(req)),
           tokenDelivery,
         ),
       ),
@@ -145,7 +147,7 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
         // Wrong email or password, deliberately indistinguishable.
         errors: [AuthErrorCode.INVALID_CREDENTIALS],
       }).handle(async ({ body: { tokenDelivery, ...credentials }, req, res }) =>
-        tokenReply(res, 200, await auth.login(credentials, clientInfo(req)), tokenDelivery),
+        tokenReply(res, 200, await auth.login(credentials, requestMeta(req)), tokenDelivery),
       ),
       defineRoute({
         method: 'post',
@@ -295,14 +297,15 @@ export function bearerAuthenticator(
         throw error;
       }
     },
+    can: (principal, permission) => roleCan(principal.user.role, permission),
   };
 }
 
-function clientInfo(req: Request): ClientInfo {
-  return { userAgent: req.headers['user-agent']?.slice(0, 512) ?? null, ip: req.ip ?? null };
-}
-
-const toUserJson = (user: PublicUser) => ({ ...user, createdAt: user.createdAt.toISOString() });
+const toUserJson = ({ emailVerifiedAt, createdAt, ...user }: PublicUser) => ({
+  ...user,
+  emailVerified: emailVerifiedAt !== null,
+  createdAt: createdAt.toISOString(),
+});
 
 const toSessionJson = (session: ActiveSession & { current: boolean }) => ({
   ...session,

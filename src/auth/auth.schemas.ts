@@ -80,6 +80,12 @@ export const userResponse = z.strictObject({
   id: z.uuid(),
   email: z.email(),
   name: z.string().nullable(),
+  role: z
+    .string()
+    .describe("The account's role: `user` or `admin` (the role map is src/auth/permissions.ts)"),
+  emailVerified: z
+    .boolean()
+    .describe('Whether the address was confirmed through the link mailed to it'),
   createdAt: z.iso.datetime(),
 });
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { RequestMeta } from '../audit/audit-log';
 import { DomainError } from '../errors/domain-error';
 import type { Logger } from '../logger';
 import { AuthErrorCode } from './auth.errors';
@@ -7,12 +8,6 @@ import type { PasswordHasher } from './password-hasher';
 import type { PasswordPolicy } from './password-policy';
 import type { AccessClaims, TokenService } from './token-service';
 import { hashToken } from './token-service';
-
-/** Where a request came from, recorded on the session it creates. */
-export interface ClientInfo {
-  userAgent: string | null;
-  ip: string | null;
-}
 
 /** What register, login and refresh return. */
 export interface AuthResult {
@@ -88,7 +83,7 @@ export function createAuthService({
   return {
     async register(
       input: { email: string; password: string; name: string | null },
-      client: ClientInfo,
+      client: RequestMeta,
     ): Promise<AuthResult> {
       await passwordPolicy.assertAcceptable(input.password);
       const passwordHash = await passwords.hash(input.password);
@@ -98,14 +93,14 @@ export function createAuthService({
       // One write: the user, its first session and that session's first refresh token.
       const user = await repository.createUserWithSession(
         { id: userId, email: input.email, name: input.name, passwordHash },
-        { id: sessionId, ...client, expiresAt, token: row },
+        { id: sessionId, userAgent: client.userAgent, ip: client.ip, expiresAt, token: row },
       );
       return { user, ...issued };
     },
 
     async login(
       input: { email: string; password: string },
-      client: ClientInfo,
+      client: RequestMeta,
     ): Promise<AuthResult> {
       const user = await repository.findUserByEmail(input.email);
       if (!user) {
@@ -123,7 +118,8 @@ export function createAuthService({
       await repository.createSession({
         id: sessionId,
         userId: user.id,
-        ...client,
+        userAgent: client.userAgent,
+        ip: client.ip,
         expiresAt,
         token: row,
       });

@@ -18,6 +18,8 @@ export interface UserRow {
   id: string;
   email: string;
   name: string | null;
+  role: string;
+  email_verified_at: Date | null;
   created_at: Date;
 }
 
@@ -95,7 +97,7 @@ WITH s AS (
   FROM verdict v
   WHERE sessions.id = $3::uuid AND v.outcome IN ('rotated', 'reused')
 )
-SELECT v.outcome, u.id, u.email, u.name, u.created_at
+SELECT v.outcome, u.id, u.email, u.name, u.role, u.email_verified_at, u.created_at
 FROM verdict v
 LEFT JOIN s ON v.outcome = 'rotated'
 LEFT JOIN users u ON u.id = s.user_id`,
@@ -117,7 +119,7 @@ export interface SessionCheckRow extends UserRow {
 export const checkSession: SqlStatement = {
   name: 'auth_check_session',
   text: `
-SELECT u.id, u.email, u.name, u.created_at,
+SELECT u.id, u.email, u.name, u.role, u.email_verified_at, u.created_at,
   CASE
     WHEN s.id IS NULL OR s.revoked_at IS NOT NULL THEN 'revoked'
     WHEN s.expires_at <= $3::timestamptz THEN 'expired'

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import type { DestinationStream } from 'pino';
+import { createAuditLog, type AuditLog } from '../audit/audit-log';
 import { authFeature, bearerAuthenticator } from '../auth/auth.routes';
 import { createAuthRepository } from '../auth/auth.repository';
 import { createAuthService } from '../auth/auth.service';
@@ -61,6 +62,8 @@ export interface Services {
   /** What the metrics endpoints serve: this process's figures, or the machine's in a cluster. */
   readonly metricsView: MetricsView;
   readonly limits: RateLimiters;
+  /** The audit log's writer (`AUDIT_ENABLED`). */
+  readonly audit: AuditLog;
   readonly readiness: () => Promise<Readiness>;
   /** Components that report their state in `/health/metrics`, each under its name. */
   readonly statusProviders: readonly StatusProvider[];
@@ -180,6 +183,7 @@ export async function composeServer(
     readReplica,
   });
 
+  const audit = createAuditLog({ prisma: db.prisma, enabled: config.audit.enabled });
   const tokens = new TokenService(config.jwt);
   const authRepository = createAuthRepository(db, readReplica ?? primaryReads(db.prisma));
   const auth = createAuthService({
@@ -216,6 +220,7 @@ export async function composeServer(
     metrics,
     metricsView,
     limits,
+    audit,
     readiness,
     statusProviders: [
       { name: 'rateLimit', state: limits.state },

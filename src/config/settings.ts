@@ -358,6 +358,14 @@ export const settings = {
       doc: 'A Pwned Passwords range API (`https://api.pwnedpasswords.com/range/`) also asked, by k-anonymity (5 hex of a SHA-1), whether a new password was breached; unreachable within 2 s: the password is accepted and a warning logged.',
     }),
   },
+  audit: {
+    enabled: setting({
+      env: 'AUDIT_ENABLED',
+      format: bool,
+      default: true,
+      doc: 'Record security events (sign-ins, revocations, account and admin changes) in the audit log, each in the transaction of the change it records.',
+    }),
+  },
   health: {
     /** How long `/health/ready`'s dependency checks are reused; concurrent probes share one. */
     readinessCacheMs: setting({

@@ -80,7 +80,17 @@ function operation(feature: Feature, route: Route, authenticator: Authenticator)
   return {
     tags: [feature.name],
     summary: route.summary,
-    ...(route.description ? { description: route.description } : {}),
+    ...(route.description || route.permission
+      ? {
+          description: [
+            route.permission ? `Requires the permission \`${route.permission}\`.` : '',
+            route.description ?? '',
+          ]
+            .filter(Boolean)
+            .join(' '),
+        }
+      : {}),
+    ...(route.permission ? { 'x-permission': route.permission } : {}),
     ...(route.auth === 'bearer' ? { security: [{ bearerAuth: [] }] } : {}),
     ...(route.params || route.query
       ? {

@@ -9,6 +9,8 @@ export const CommonErrorCode = {
   VALIDATION_FAILED: 'VALIDATION_FAILED',
   UNAUTHORIZED: 'UNAUTHORIZED',
   FORBIDDEN: 'FORBIDDEN',
+  /** The caller's role does not grant the permission the route requires. */
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
   /** A bug: anything thrown that is not a DomainError. Never sent with a message of its own. */

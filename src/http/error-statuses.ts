@@ -43,6 +43,7 @@ const ERROR_STATUSES = {
   [CommonErrorCode.VALIDATION_FAILED]: { status: 400 },
   [CommonErrorCode.UNAUTHORIZED]: { status: 401 },
   [CommonErrorCode.FORBIDDEN]: { status: 403 },
+  [CommonErrorCode.PERMISSION_DENIED]: { status: 403 },
   [CommonErrorCode.NOT_FOUND]: { status: 404 },
   [CommonErrorCode.CONFLICT]: { status: 409 },
   [CommonErrorCode.INTERNAL_ERROR]: { status: 500 },

@@ -1,4 +1,5 @@
 import { Router, type RequestHandler, type Response } from 'express';
+import { CommonErrorCode, DomainError } from '../errors/domain-error';
 import type { AccountStage, RateLimiters } from '../rate-limit/rate-limiters';
 import type { InFlightHandlers } from './in-flight';
 import { jsonBody } from './json-body';
@@ -25,7 +26,7 @@ export interface ApiRouterDeps {
  * 1. the API-wide rate limit, then the route's limits that need no body, before the body is
  *    read: a flood is turned away for the price of one counter;
  * 2. JSON body parsing (any other body type is a 415);
- * 3. the feature's headers, authentication, validation of params, query and body (in that
+ * 3. the feature's headers, authentication, the route's permission, validation of params, query and body (in that
  *    order), then the route's limits keyed by account (the `signIn` policy: by the
  *    authenticated user, or by the body's email), so a bearer route is limited per user;
  * 4. the handler, counted while it runs; its reply is sent as JSON, or bare (204).
@@ -44,6 +45,11 @@ export function createApiRouter({
 
   for (const feature of features) {
     for (const route of feature.routes) {
+      if (route.permission && route.auth !== 'bearer') {
+        throw new Error(
+          `${fullPath(feature, route)} requires ${route.permission} but authenticates no caller: make it a bearer route`,
+        );
+      }
       const early: RequestHandler[] = [
         ...(onReplyViolation
           ? [
@@ -115,6 +121,12 @@ async function run(
   res: Response,
 ) {
   const auth = route.auth === 'bearer' ? await authenticator.authenticate(req, res) : undefined;
+  if (route.permission && !(auth && authenticator.can(auth, route.permission))) {
+    throw new DomainError(
+      CommonErrorCode.PERMISSION_DENIED,
+      `This requires the permission ${route.permission}, which your role does not grant`,
+    );
+  }
   const input = {
     auth,
     params: route.params ? parseInput(route.params, req.params) : undefined,

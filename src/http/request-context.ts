@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { Express, RequestHandler } from 'express';
+import type { Express, Request, RequestHandler } from 'express';
+import type { RequestMeta } from '../audit/audit-log';
 import type { Logger } from '../logger';
 
 declare global {
@@ -125,4 +126,13 @@ export function acceptOnlyValidClientAddresses(app: Express): void {
       return address !== undefined && isIP(address) !== 0 ? address : this.socket.remoteAddress;
     },
   });
+}
+
+/** Where a request came from, as sessions and audit events record it (user agent capped). */
+export function requestMeta(req: Request): RequestMeta {
+  return {
+    ip: req.ip ?? null,
+    userAgent: req.headers['user-agent']?.slice(0, 512) ?? null,
+    requestId: typeof req.id === 'string' ? req.id : null,
+  };
 }

@@ -1,5 +1,7 @@
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
+import type { Permission } from '../auth/permissions';
+import { CommonErrorCode } from '../errors/domain-error';
 import type { RateLimitPolicyName } from '../rate-limit/rate-limiters';
 import type { ErrorCode } from './error-statuses';
 
@@ -21,7 +23,15 @@ export interface Principal {
    * The caller's account, as the authenticator read it with the session check (one statement):
    * a handler that needs it makes no second read.
    */
-  user: { id: string; email: string; name: string | null; createdAt: Date };
+  user: {
+    id: string;
+    email: string;
+    name: string | null;
+    /** Decides the permissions a route can require (src/auth/permissions.ts). */
+    role: string;
+    emailVerifiedAt: Date | null;
+    createdAt: Date;
+  };
 }
 
 /** How a route authenticates its caller. */
@@ -70,6 +80,11 @@ export interface RouteDeclaration<
   summary: string;
   description?: string;
   auth: Auth;
+  /**
+   * What the caller's role must grant (src/auth/permissions.ts); only on `bearer` routes. Checked
+   * after authentication, before validation: a caller without it gets 403 `PERMISSION_DENIED`.
+   */
+  permission?: Auth extends 'bearer' ? Permission : never;
   /**
    * Rate-limit policies on top of the API-wide one. Their per-address limits run before the
    * body is read, so a flood is turned away for the price of one counter; their per-account
@@ -160,6 +175,8 @@ export interface Feature {
  */
 export interface Authenticator {
   authenticate(req: Request, res: Response): Principal | Promise<Principal>;
+  /** Whether the caller's role grants `permission`. */
+  can(principal: Principal, permission: Permission): boolean;
   /** The codes it throws, for the docs and reply checks of every `bearer` route. */
   errors: readonly ErrorCode[];
 }
@@ -200,6 +217,7 @@ export function errorCodesOf(route: Route, authenticator: Authenticator): Set<Er
   return new Set<ErrorCode>([
     ...STACK_ERROR_CODES,
     ...(route.auth === 'bearer' ? authenticator.errors : []),
+    ...(route.permission ? [CommonErrorCode.PERMISSION_DENIED] : []),
     ...(route.rateLimits ?? []).flatMap((policy) => POLICY_ERROR_CODES[policy]),
     ...route.errors,
   ]);

@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const client = { userAgent: 'jest', ip: '127.0.0.1' };
+const client = { userAgent: 'jest', ip: '127.0.0.1', requestId: null };
 
 /** The real hasher, counting how each login spends its time. */
 function countingHasher() {

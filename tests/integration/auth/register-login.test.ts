@@ -25,6 +25,8 @@ describe('POST /api/auth/register', () => {
         id: expect.any(String),
         email: 'ada@example.com',
         name: 'Ada',
+        role: 'user',
+        emailVerified: false,
         createdAt: expect.any(String),
       },
       accessToken: expect.stringMatching(/^eyJ/),
