@@ -4,7 +4,14 @@ import { DomainError } from '../errors/domain-error';
 import { Prisma } from '../generated/prisma/client';
 import { AuthErrorCode } from './auth.errors';
 import * as authSql from './auth.sql';
-import type { RotationOutcome, RotationRow, SessionCheckRow, UserRow } from './auth.sql';
+import {
+  auditEventParams,
+  type RotationOutcome,
+  type RotationRow,
+  type SessionCheckRow,
+  type SqlAuditEvent,
+  type UserRow,
+} from './auth.sql';
 
 /** A user as the API shows it: never the password hash. */
 export interface PublicUser {
@@ -135,17 +142,19 @@ export function createAuthRepository(
       await prisma.user.update({ where: { id: userId }, data: { passwordHash } });
     },
 
-    async createSession(session: NewSession): Promise<void> {
-      await prisma.session.create({
-        data: {
-          id: session.id,
-          userId: session.userId,
-          userAgent: session.userAgent,
-          ip: session.ip,
-          expiresAt: session.expiresAt,
-          tokens: { create: session.token },
-        },
-      });
+    /** A sign-in's session and first token, and its audit event when given, in one statement. */
+    async createSession(session: NewSession, event?: SqlAuditEvent): Promise<void> {
+      await sql.query(authSql.createSession, [
+        session.id,
+        session.userId,
+        session.userAgent,
+        session.ip,
+        session.expiresAt,
+        session.token.id,
+        session.token.tokenHash,
+        session.token.expiresAt,
+        ...auditEventParams(event),
+      ]);
     },
 
     /**
@@ -153,12 +162,14 @@ export function createAuthRepository(
      * session row, then the token row (auth.sql.ts). Of any number of concurrent presentations of
      * one token exactly one rotates; a presentation of a spent token revokes the session and all
      * its tokens in the same statement, so the revocation commits or the request fails: it is
-     * never skipped.
+     * never skipped. `reuseEvent`, when given, is recorded by the same statement if (and only
+     * if) the outcome is `reused`.
      */
     async rotateRefreshToken(
       current: { id: string; tokenHash: string; sessionId: string; userId: string },
       next: { id: string; tokenHash: string; expiresAt: Date },
       now: Date,
+      reuseEvent?: SqlAuditEvent,
     ): Promise<RotationResult> {
       const [row] = await sql.query<RotationRow>(authSql.rotateRefreshToken, [
         current.id,
@@ -169,6 +180,7 @@ export function createAuthRepository(
         next.id,
         next.tokenHash,
         next.expiresAt,
+        ...auditEventParams(reuseEvent),
       ]);
       if (!row) throw new Error('the rotation statement returned no row');
       if (row.outcome !== 'rotated') return { outcome: row.outcome };
@@ -189,15 +201,42 @@ export function createAuthRepository(
       return { state: row.session, user: toPublicUser(row) };
     },
 
-    /** Revokes one session and its tokens. @returns whether it was active (and the user's). */
-    async revokeSession(sessionId: string, userId: string, now: Date): Promise<boolean> {
-      const rows = await sql.query(authSql.revokeSession, [sessionId, userId, now]);
+    /**
+     * Revokes one session and its tokens, recording `event` in the same statement if it was live.
+     * @returns whether it was active (and the user's).
+     */
+    async revokeSession(
+      sessionId: string,
+      userId: string,
+      now: Date,
+      event?: SqlAuditEvent,
+    ): Promise<boolean> {
+      const rows = await sql.query(authSql.revokeSession, [
+        sessionId,
+        userId,
+        now,
+        ...auditEventParams(event),
+      ]);
       return rows.length === 1;
     },
 
-    /** Revokes every session of a user, except `keepSessionId` when given. */
-    async revokeUserSessions(userId: string, now: Date, keepSessionId?: string): Promise<void> {
-      await sql.query(authSql.revokeUserSessions, [userId, now, keepSessionId ?? null]);
+    /**
+     * Revokes every session of a user, except `keepSessionId` when given, recording `event` (one
+     * for all) in the same statement. @returns how many sessions were revoked.
+     */
+    async revokeUserSessions(
+      userId: string,
+      now: Date,
+      keepSessionId?: string,
+      event?: SqlAuditEvent,
+    ): Promise<number> {
+      const rows = await sql.query(authSql.revokeUserSessions, [
+        userId,
+        now,
+        keepSessionId ?? null,
+        ...auditEventParams(event),
+      ]);
+      return rows.length;
     },
 
     /** Sessions that can still refresh: not revoked, not past their lifetime, holding a live token. */

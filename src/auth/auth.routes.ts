@@ -170,7 +170,7 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
         ],
       }).handle(async ({ body, req, res }) => {
         const { token, delivery } = presentedToken(body, req);
-        return tokenReply(res, 200, await auth.refresh(token), delivery);
+        return tokenReply(res, 200, await auth.refresh(token, requestMeta(req)), delivery);
       }),
       defineRoute({
         method: 'post',
@@ -185,7 +185,7 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
         errors: [AuthErrorCode.TOKEN_INVALID, AuthErrorCode.CSRF_ORIGIN_REFUSED],
       }).handle(async ({ body, req, res }) => {
         const { token, delivery } = presentedToken(body, req);
-        await auth.logout(token);
+        await auth.logout(token, requestMeta(req));
         if (delivery === 'cookie') clearRefreshCookie(res);
         return { status: 204 };
       }),
@@ -196,8 +196,8 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
         auth: 'bearer',
         responses: { 204: { description: 'All sessions revoked' } },
         errors: [],
-      }).handle(async ({ auth: caller, res }) => {
-        await auth.logoutAll(caller);
+      }).handle(async ({ auth: caller, req, res }) => {
+        await auth.logoutAll(caller, requestMeta(req));
         clearRefreshCookie(res);
         return { status: 204 };
       }),
@@ -250,8 +250,8 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
         params: sessionParams,
         responses: { 204: { description: 'Revoked' } },
         errors: [AuthErrorCode.SESSION_NOT_FOUND],
-      }).handle(async ({ auth: caller, params }) => {
-        await auth.revokeSession(caller, params.id);
+      }).handle(async ({ auth: caller, params, req }) => {
+        await auth.revokeSession(caller, params.id, requestMeta(req));
         return { status: 204 };
       }),
     ],

@@ -1,11 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { RequestMeta } from '../audit/audit-log';
+import {
+  newAuditEventId,
+  type AuditEventType,
+  type AuditLog,
+  type RequestMeta,
+} from '../audit/audit-log';
 import { DomainError } from '../errors/domain-error';
 import type { Logger } from '../logger';
 import { AuthErrorCode } from './auth.errors';
 import type { ActiveSession, AuthRepository, PublicUser } from './auth.repository';
 import type { PasswordHasher } from './password-hasher';
 import type { PasswordPolicy } from './password-policy';
+import type { SqlAuditEvent } from './auth.sql';
 import type { AccessClaims, TokenService } from './token-service';
 import { hashToken } from './token-service';
 
@@ -27,10 +33,22 @@ export interface AuthServiceDeps {
   /** Checked wherever a password is set (not where one is verified). */
   passwordPolicy: PasswordPolicy;
   logger: Logger;
+  /** Where sign-ins, failed sign-ins, reuses, logouts and revocations are recorded. */
+  audit: AuditLog;
   /** Absolute lifetime of a session, in seconds. */
   sessionMaxAgeSeconds: number;
   now?: () => Date;
 }
+
+/**
+ * Why a sign-in failed, as its `signin.failed` event records it (`reason`). The reply says only
+ * INVALID_CREDENTIALS either way; the log tells an administrator which.
+ */
+export const SignInFailure = {
+  /** No account has this email. The email itself is not recorded: people type passwords there. */
+  UNKNOWN_EMAIL: 'unknown_email',
+  WRONG_PASSWORD: 'wrong_password',
+} as const;
 
 const invalidCredentials = () =>
   new DomainError(AuthErrorCode.INVALID_CREDENTIALS, 'Email or password is incorrect');
@@ -53,9 +71,18 @@ export function createAuthService({
   passwords,
   passwordPolicy,
   logger,
+  audit,
   sessionMaxAgeSeconds,
   now = () => new Date(),
 }: AuthServiceDeps) {
+  /** An event for a hot statement to write with its change; none when auditing is off. */
+  const sqlEvent = (
+    type: AuditEventType,
+    actorUserId: string | null,
+    request: RequestMeta,
+  ): SqlAuditEvent | undefined =>
+    audit.enabled ? { id: newAuditEventId(), type, actorUserId, request } : undefined;
+
   /** Signs an access token and a refresh token for a session; `row` is what the database keeps. */
   function issueTokens(claims: AccessClaims, sessionExpiresAt: Date, at: Date) {
     const refresh = tokens.issueRefreshToken(claims, sessionExpiresAt, at);
@@ -103,11 +130,26 @@ export function createAuthService({
       client: RequestMeta,
     ): Promise<AuthResult> {
       const user = await repository.findUserByEmail(input.email);
+      // A failure changes nothing, so its event is written alone. It costs one insert per
+      // attempt, behind the signIn limits every attempt passes first.
       if (!user) {
         await passwords.verifyDummy(input.password);
+        await audit.record({
+          type: 'signin.failed',
+          reason: SignInFailure.UNKNOWN_EMAIL,
+          request: client,
+        });
         throw invalidCredentials();
       }
-      if (!(await passwords.verify(user.passwordHash, input.password))) throw invalidCredentials();
+      if (!(await passwords.verify(user.passwordHash, input.password))) {
+        await audit.record({
+          type: 'signin.failed',
+          subjectUserId: user.id,
+          reason: SignInFailure.WRONG_PASSWORD,
+          request: client,
+        });
+        throw invalidCredentials();
+      }
       if (passwords.needsRehash(user.passwordHash)) {
         // Parameters were raised since this hash was made: upgrade it while we hold the password.
         await repository.updatePasswordHash(user.id, await passwords.hash(input.password));
@@ -115,23 +157,28 @@ export function createAuthService({
       const { passwordHash: _, ...publicUser } = user;
       const { at, sessionId, expiresAt } = newSession();
       const { tokens: issued, row } = issueTokens({ userId: user.id, sessionId }, expiresAt, at);
-      await repository.createSession({
-        id: sessionId,
-        userId: user.id,
-        userAgent: client.userAgent,
-        ip: client.ip,
-        expiresAt,
-        token: row,
-      });
+      // The session, its token and the `signin.succeeded` event: one statement.
+      await repository.createSession(
+        {
+          id: sessionId,
+          userId: user.id,
+          userAgent: client.userAgent,
+          ip: client.ip,
+          expiresAt,
+          token: row,
+        },
+        sqlEvent('signin.succeeded', user.id, client),
+      );
+      audit.counted('signin.succeeded');
       return { user: publicUser, ...issued };
     },
 
     /**
      * Rotates a refresh token: one statement decides and does everything (auth.sql.ts), so a
-     * rotation is one round trip, and a reuse's revocation commits with the answer or fails the
-     * request.
+     * rotation is one round trip, and a reuse's revocation (and its `refresh.reuse_detected`
+     * event) commits with the answer or fails the request. A rotation records no event.
      */
-    async refresh(refreshToken: string): Promise<AuthResult> {
+    async refresh(refreshToken: string, client: RequestMeta): Promise<AuthResult> {
       const claims = tokens.verifyRefreshToken(refreshToken);
       const at = now();
       // Tokens signed before the `sexp` claim: the session's end is unknown here, so the
@@ -148,11 +195,14 @@ export function createAuthService({
         },
         row,
         at,
+        // Whoever presented the spent copy is unknown (the owner or a thief): no actor.
+        sqlEvent('refresh.reuse_detected', null, client),
       );
       switch (result.outcome) {
         case 'rotated':
           return { user: result.user, ...issued };
         case 'reused':
+          audit.counted('refresh.reuse_detected');
           logger.warn(
             { userId: claims.userId, sessionId: claims.sessionId },
             'refresh token reuse detected: session revoked',
@@ -182,13 +232,26 @@ export function createAuthService({
      * (a client holding only an old token can still log out), and revoking is all it can do.
      * Already revoked is fine: logout is idempotent.
      */
-    async logout(refreshToken: string): Promise<void> {
+    async logout(refreshToken: string, client: RequestMeta): Promise<void> {
       const claims = tokens.verifyRefreshToken(refreshToken, { ignoreExpiration: true });
-      await repository.revokeSession(claims.sessionId, claims.userId, now());
+      // Recorded only when it ended a live session: a repeated logout records nothing.
+      const ended = await repository.revokeSession(
+        claims.sessionId,
+        claims.userId,
+        now(),
+        sqlEvent('session.logout', claims.userId, client),
+      );
+      if (ended) audit.counted('session.logout');
     },
 
-    async logoutAll(auth: AccessClaims): Promise<void> {
-      await repository.revokeUserSessions(auth.userId, now());
+    async logoutAll(auth: AccessClaims, client: RequestMeta): Promise<void> {
+      await repository.revokeUserSessions(
+        auth.userId,
+        now(),
+        undefined,
+        sqlEvent('session.logout_all', auth.userId, client),
+      );
+      audit.counted('session.logout_all');
     },
 
     /**
@@ -238,10 +301,17 @@ export function createAuthService({
       return sessions.map((session) => ({ ...session, current: session.id === auth.sessionId }));
     },
 
-    async revokeSession(auth: AccessClaims, sessionId: string): Promise<void> {
-      if (!(await repository.revokeSession(sessionId, auth.userId, now()))) {
+    async revokeSession(auth: AccessClaims, sessionId: string, client: RequestMeta): Promise<void> {
+      const revoked = await repository.revokeSession(
+        sessionId,
+        auth.userId,
+        now(),
+        sqlEvent('session.revoked', auth.userId, client),
+      );
+      if (!revoked) {
         throw new DomainError(AuthErrorCode.SESSION_NOT_FOUND, 'No active session with this id');
       }
+      audit.counted('session.revoked');
     },
   };
 }

@@ -10,8 +10,38 @@
  *
  * Every parameter carries an explicit cast: the same text runs on node-postgres (PostgreSQL,
  * PgBouncer, the cluster's embedded database server) and on PGlite in this process.
+ *
+ * The statements that make a security-relevant change (a sign-in, a reuse's revocation, a
+ * logout, a revocation) also insert its audit event (src/audit/audit-log.ts), in the same
+ * statement, so the event commits with the change and costs no extra round trip. Their last six
+ * parameters are the event's ({@link auditEventParams}); a null event id (auditing off) writes
+ * none.
  */
+import type { AuditEventType, RequestMeta } from '../audit/audit-log';
 import type { SqlStatement } from '../db/database';
+
+/** An audit event a hot statement writes with its change. */
+export interface SqlAuditEvent {
+  /** From `newAuditEventId()`. */
+  id: string;
+  type: AuditEventType;
+  /** Who did it; null for an anonymous request (a presented refresh token of unknown origin). */
+  actorUserId: string | null;
+  request: RequestMeta;
+}
+
+/** The six trailing parameters of a statement that records an event: all null for none. */
+export const auditEventParams = (event: SqlAuditEvent | undefined): unknown[] =>
+  event
+    ? [
+        event.id,
+        event.type,
+        event.actorUserId,
+        event.request.ip,
+        event.request.userAgent,
+        event.request.requestId,
+      ]
+    : [null, null, null, null, null, null];
 
 /** A user as the hot statements return it: the columns of `PublicUser`. */
 export interface UserRow {
@@ -22,6 +52,30 @@ export interface UserRow {
   email_verified_at: Date | null;
   created_at: Date;
 }
+
+/**
+ * A sign-in: the session, its first refresh token and the `signin.succeeded` event, in one
+ * statement (one round trip; a Prisma nested create is a transaction of four). Parameters:
+ * $1 session id, $2 user id, $3 user agent, $4 ip, $5 session expiry, $6 token id, $7 token
+ * hash, $8 token expiry, $9-$14 the event ({@link auditEventParams}). Returns the session id.
+ */
+export const createSession: SqlStatement = {
+  name: 'auth_create_session',
+  text: `
+WITH session AS (
+  INSERT INTO sessions (id, user_id, user_agent, ip, expires_at)
+  VALUES ($1::uuid, $2::uuid, $3::text, $4::text, $5::timestamptz)
+  RETURNING id
+), token AS (
+  INSERT INTO refresh_tokens (id, session_id, token_hash, expires_at)
+  SELECT $6::uuid, id, $7::text, $8::timestamptz FROM session
+), event AS (
+  INSERT INTO audit_events (id, type, actor_user_id, subject_user_id, session_id, ip, user_agent, request_id)
+  SELECT $9::uuid, $10::text, $11::uuid, $2::uuid, id, $12::text, $13::text, $14::text
+  FROM session WHERE $9::uuid IS NOT NULL
+)
+SELECT id FROM session`,
+};
 
 /** What one rotation attempt did: the row {@link rotateRefreshToken} returns. */
 export type RotationOutcome =
@@ -44,7 +98,8 @@ export interface RotationRow extends Partial<UserRow> {
 
 /**
  * Refresh rotation. Parameters: $1 token id (jti), $2 its SHA-256, $3 session id, $4 user id,
- * $5 now, $6 successor id, $7 successor hash, $8 successor expiry.
+ * $5 now, $6 successor id, $7 successor hash, $8 successor expiry, $9-$14 the event recorded
+ * when the outcome is `reused` ({@link auditEventParams}; a rotation records nothing).
  *
  * - `s` locks the session row (FOR UPDATE) first; `t` then locks the token row. Waiting on the
  *   session serialises every presentation of one session's tokens, and READ COMMITTED re-reads a
@@ -55,6 +110,7 @@ export interface RotationRow extends Partial<UserRow> {
  * - `tokens` spends the token (rotated) or revokes every token of the session (reused) in one
  *   UPDATE, `session` touches or revokes the session in one UPDATE: a row is changed at most once.
  * - The successor's expiry is capped by the session's, in SQL, even if a caller asked for more.
+ * - `reuse_event` records the reuse (`refresh.reuse_detected`) with the revocation it causes.
  * - The last SELECT returns one row always: the outcome, and the user when it rotated.
  */
 export const rotateRefreshToken: SqlStatement = {
@@ -96,6 +152,10 @@ WITH s AS (
     revoked_at = CASE WHEN v.outcome = 'reused' THEN $5::timestamptz ELSE revoked_at END
   FROM verdict v
   WHERE sessions.id = $3::uuid AND v.outcome IN ('rotated', 'reused')
+), reuse_event AS (
+  INSERT INTO audit_events (id, type, actor_user_id, subject_user_id, session_id, ip, user_agent, request_id)
+  SELECT $9::uuid, $10::text, $11::uuid, s.user_id, s.id, $12::text, $13::text, $14::text
+  FROM s, verdict v WHERE v.outcome = 'reused' AND $9::uuid IS NOT NULL
 )
 SELECT v.outcome, u.id, u.email, u.name, u.role, u.email_verified_at, u.created_at
 FROM verdict v
@@ -131,7 +191,8 @@ WHERE u.id = $1::uuid`,
 
 /**
  * Revokes one live session of a user and its tokens: session row locked first, then the tokens.
- * Parameters: $1 session id, $2 user id, $3 now. Returns one row per session revoked (0 or 1).
+ * Parameters: $1 session id, $2 user id, $3 now, $4-$9 the event recorded when it was live
+ * ({@link auditEventParams}). Returns one row per session revoked (0 or 1).
  */
 export const revokeSession: SqlStatement = {
   name: 'auth_revoke_session',
@@ -143,6 +204,10 @@ WITH s AS (
 ), tokens AS (
   UPDATE refresh_tokens SET revoked_at = $3::timestamptz
   WHERE session_id IN (SELECT id FROM s) AND revoked_at IS NULL
+), event AS (
+  INSERT INTO audit_events (id, type, actor_user_id, subject_user_id, session_id, ip, user_agent, request_id)
+  SELECT $4::uuid, $5::text, $6::uuid, $2::uuid, id, $7::text, $8::text, $9::text
+  FROM s WHERE $4::uuid IS NOT NULL
 )
 UPDATE sessions SET revoked_at = $3::timestamptz
 WHERE id IN (SELECT id FROM s)
@@ -151,7 +216,9 @@ RETURNING id`,
 
 /**
  * Revokes every live session of a user but `$3` (null: all) and their tokens: sessions locked in
- * id order first, then the tokens. Parameters: $1 user id, $2 now, $3 session id to keep or null.
+ * id order first, then the tokens. Parameters: $1 user id, $2 now, $3 session id to keep or null,
+ * $4-$9 one event for the whole revocation ({@link auditEventParams}), its `data` the number of
+ * sessions revoked.
  */
 export const revokeUserSessions: SqlStatement = {
   name: 'auth_revoke_user_sessions',
@@ -164,6 +231,11 @@ WITH s AS (
 ), tokens AS (
   UPDATE refresh_tokens SET revoked_at = $2::timestamptz
   WHERE session_id IN (SELECT id FROM s) AND revoked_at IS NULL
+), event AS (
+  INSERT INTO audit_events (id, type, actor_user_id, subject_user_id, ip, user_agent, request_id, data)
+  SELECT $4::uuid, $5::text, $6::uuid, $1::uuid, $7::text, $8::text, $9::text,
+    jsonb_build_object('sessionsRevoked', (SELECT count(*) FROM s))
+  WHERE $4::uuid IS NOT NULL
 )
 UPDATE sessions SET revoked_at = $2::timestamptz
 WHERE id IN (SELECT id FROM s)

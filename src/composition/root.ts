@@ -183,7 +183,11 @@ export async function composeServer(
     readReplica,
   });
 
-  const audit = createAuditLog({ prisma: db.prisma, enabled: config.audit.enabled });
+  const audit = createAuditLog({
+    prisma: db.prisma,
+    enabled: config.audit.enabled,
+    counter: metrics.securityEvents,
+  });
   const tokens = new TokenService(config.jwt);
   const authRepository = createAuthRepository(db, readReplica ?? primaryReads(db.prisma));
   const auth = createAuthService({
@@ -202,6 +206,7 @@ export async function composeServer(
       logger,
     }),
     logger,
+    audit,
     sessionMaxAgeSeconds: config.auth.sessionMaxAgeSeconds,
   });
   const stopPurge = startTokenPurge({

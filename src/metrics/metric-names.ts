@@ -17,6 +17,7 @@ export const METRIC = {
   heapUsed: 'nodejs_heap_size_used_bytes',
   heapTotal: 'nodejs_heap_size_total_bytes',
   external: 'nodejs_external_memory_bytes',
+  securityEvents: 'app_security_events_total',
 } as const;
 
 /** prom-client's JSON form of a registry (`registry.getMetricsAsJSON()`), plain and serialisable. */

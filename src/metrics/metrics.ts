@@ -19,6 +19,8 @@ export interface Metrics {
   readonly registry: Registry;
   /** Counts requests; the request context calls it for every request it sees. */
   readonly requests: RequestObserver;
+  /** Counts security events by type (the audit log's, src/audit/audit-log.ts). */
+  readonly securityEvents: { inc(type: string, count?: number): void };
 }
 
 export interface MetricsOptions {
@@ -62,6 +64,13 @@ export function createMetrics({ eventLoop, windowMs }: MetricsOptions): Metrics 
   const inFlight = new Gauge({
     name: METRIC.inFlight,
     help: 'Requests being handled now.',
+    registers,
+  });
+
+  const securityEvents = new Counter({
+    name: METRIC.securityEvents,
+    help: 'Security events (sign-ins, failed sign-ins, refresh-token reuse, revocations, account and admin changes), by audit event type; counted even when AUDIT_ENABLED=false.',
+    labelNames: ['type'],
     registers,
   });
 
@@ -119,6 +128,11 @@ export function createMetrics({ eventLoop, windowMs }: MetricsOptions): Metrics 
         const labels = STATUS_CLASS_LABELS[Math.trunc(status / 100) - 1];
         if (labels) requests.inc(labels);
         duration.observe(durationMs / 1000);
+      },
+    },
+    securityEvents: {
+      inc(type, count = 1) {
+        securityEvents.inc({ type }, count);
       },
     },
   };

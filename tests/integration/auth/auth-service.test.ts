@@ -37,6 +37,7 @@ function service(passwords: PasswordHasher) {
     passwords,
     passwordPolicy: createPasswordPolicy(),
     logger: t.logger,
+    audit: t.root.audit,
     sessionMaxAgeSeconds: t.config.auth.sessionMaxAgeSeconds,
   });
 }
@@ -87,7 +88,7 @@ describe('purge of expired sessions and tokens', () => {
       { email: `live-${randomUUID()}@example.com`, password: 'the password', name: null },
       client,
     );
-    const rotated = await auth.refresh(live.refreshToken);
+    const rotated = await auth.refresh(live.refreshToken, client);
     const past = new Date(Date.now() - 60_000);
 
     // A second session of the same user, then aged past its lifetime.
@@ -110,10 +111,10 @@ describe('purge of expired sessions and tokens', () => {
     expect(await t.db.prisma.session.findUnique({ where: { id: expiredSessionId } })).toBeNull();
 
     // The spent token of the live session is kept: presenting it again is still detected as reuse.
-    await expect(auth.refresh(live.refreshToken)).rejects.toMatchObject({
+    await expect(auth.refresh(live.refreshToken, client)).rejects.toMatchObject({
       code: 'REFRESH_TOKEN_REUSED',
     });
-    await expect(auth.refresh(rotated.refreshToken)).rejects.toMatchObject({
+    await expect(auth.refresh(rotated.refreshToken, client)).rejects.toMatchObject({
       code: 'REFRESH_TOKEN_REVOKED',
     });
   });
