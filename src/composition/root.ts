@@ -1,6 +1,10 @@
 import cluster from 'node:cluster';
 import type { DestinationStream } from 'pino';
 import { createAuditLog, type AuditLog } from '../audit/audit-log';
+import { startAuditPurge } from '../audit/audit-purge';
+import { createAuditRepository } from '../audit/audit.repository';
+import { activityFeature, auditAdminFeature } from '../audit/audit.routes';
+import { createAuditService } from '../audit/audit.service';
 import { authFeature, bearerAuthenticator } from '../auth/auth.routes';
 import { createAuthRepository } from '../auth/auth.repository';
 import { createAuthService } from '../auth/auth.service';
@@ -188,6 +192,15 @@ export async function composeServer(
     enabled: config.audit.enabled,
     counter: metrics.securityEvents,
   });
+  const auditRepository = createAuditRepository(db, readReplica ?? primaryReads(db.prisma));
+  const auditService = createAuditService({ repository: auditRepository, audit });
+  const stopAuditPurge = startAuditPurge({
+    repository: auditRepository,
+    logger,
+    retentionDays: config.audit.retentionDays,
+    intervalMs: config.audit.purgeIntervalMs,
+  });
+  closers.add('audit purge', stopAuditPurge);
   const tokens = new TokenService(config.jwt);
   const authRepository = createAuthRepository(db, readReplica ?? primaryReads(db.prisma));
   const auth = createAuthService({
@@ -231,7 +244,11 @@ export async function composeServer(
       { name: 'rateLimit', state: limits.state },
       ...(readReplica ? [{ name: 'databaseReadReplica', state: () => readReplica.state() }] : []),
     ],
-    features: [authFeature({ auth, allowedOrigins: config.http.corsOrigins })],
+    features: [
+      authFeature({ auth, allowedOrigins: config.http.corsOrigins }),
+      activityFeature({ audit: auditService }),
+      auditAdminFeature({ audit: auditService }),
+    ],
     authenticator: bearerAuthenticator(tokens, auth),
     inFlight: createInFlightHandlers(),
     isShuttingDown: () => shuttingDown,

@@ -365,6 +365,18 @@ export const settings = {
       default: true,
       doc: 'Record security events (sign-ins, revocations, account and admin changes) in the audit log, each in the transaction of the change it records.',
     }),
+    retentionDays: setting({
+      env: 'AUDIT_RETENTION_DAYS',
+      format: wholeNumber(0, 36_500),
+      default: 365,
+      doc: 'Audit events older than this many days are deleted by the audit purge; `0` keeps them forever.',
+    }),
+    purgeIntervalMs: setting({
+      env: 'AUDIT_PURGE_INTERVAL_MS',
+      format: wholeNumber(0),
+      default: 3_600_000,
+      doc: 'How often audit events past `AUDIT_RETENTION_DAYS` are deleted (in batches, safe on many replicas); `0` disables.',
+    }),
   },
   health: {
     /** How long `/health/ready`'s dependency checks are reused; concurrent probes share one. */

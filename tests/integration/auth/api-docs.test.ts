@@ -14,11 +14,13 @@ describe('API documentation', () => {
     expect(res.body.openapi).toBe('3.1.0');
     expect(Object.keys(res.body.paths).sort()).toEqual(
       [
+        '/api/admin/audit',
         '/api/auth/change-password',
         '/api/auth/login',
         '/api/auth/logout',
         '/api/auth/logout-all',
         '/api/auth/me',
+        '/api/auth/me/activity',
         '/api/auth/refresh',
         '/api/auth/register',
         '/api/auth/sessions',
