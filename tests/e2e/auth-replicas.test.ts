@@ -65,6 +65,18 @@ describe('auth over real PostgreSQL with two replicas', () => {
         [sid],
       );
       expect(tokens.rows[0].n).toBe(2);
+      // Each reuse answered REFRESH_TOKEN_REUSED was recorded, in the statement that revoked:
+      // as many refresh.reuse_detected events as such answers, no more, no fewer.
+      const reusedAnswers = [...responses, reuse].filter(
+        (res) => (res.body as { code?: string }).code === 'REFRESH_TOKEN_REUSED',
+      ).length;
+      expect(reusedAnswers).toBeGreaterThanOrEqual(1);
+      const events = await client.query(
+        `SELECT count(*)::int AS n FROM audit_events
+         WHERE type = 'refresh.reuse_detected' AND session_id = $1`,
+        [sid],
+      );
+      expect(events.rows[0].n).toBe(reusedAnswers);
     });
   });
 
