@@ -1,5 +1,9 @@
 import cluster from 'node:cluster';
 import type { DestinationStream } from 'pino';
+import { accountMails } from '../account/account.mails';
+import { createAccountRepository } from '../account/account.repository';
+import { accountFeature } from '../account/account.routes';
+import { createAccountService } from '../account/account.service';
 import { createAuditLog, type AuditLog } from '../audit/audit-log';
 import { authFeature, bearerAuthenticator } from '../auth/auth.routes';
 import { createAuthRepository } from '../auth/auth.repository';
@@ -186,23 +190,48 @@ export async function composeServer(
   const audit = createAuditLog({ prisma: db.prisma, enabled: config.audit.enabled });
   const tokens = new TokenService(config.jwt);
   const authRepository = createAuthRepository(db, readReplica ?? primaryReads(db.prisma));
+  const passwords = (options.wrapPasswordHasher ?? ((hasher) => hasher))(
+    createPasswordHasher({
+      ...(config.auth.passwordHashConcurrency
+        ? { concurrency: config.auth.passwordHashConcurrency }
+        : {}),
+      maxQueued: config.auth.passwordHashQueueMax,
+    }),
+  );
+  const passwordPolicy = createPasswordPolicy({
+    breachCheckUrl: config.auth.passwordBreachCheckUrl,
+    logger,
+  });
+  const inFlight = createInFlightHandlers();
+  const appHost = new URL(config.account.publicUrl).hostname;
+  const account = createAccountService({
+    repository: createAccountRepository(db),
+    passwords,
+    passwordPolicy,
+    audit,
+    mails: accountMails(appHost),
+    mailDomain: appHost,
+    links: config.account,
+    allowUnverifiedSignIn: config.account.allowUnverifiedSignIn,
+    // Started on the next turn of the event loop, once the reply is written; counted with the
+    // handlers from now on, so shutdown waits for it before closing the pool.
+    runAfterReply: (what, work) => {
+      inFlight
+        .track(new Promise<void>((resolve) => setImmediate(resolve)).then(work))
+        .catch((error: unknown) => {
+          logger.error({ err: error }, `${what} failed`);
+        });
+    },
+    logger,
+  });
   const auth = createAuthService({
     repository: authRepository,
     tokens,
-    passwords: (options.wrapPasswordHasher ?? ((hasher) => hasher))(
-      createPasswordHasher({
-        ...(config.auth.passwordHashConcurrency
-          ? { concurrency: config.auth.passwordHashConcurrency }
-          : {}),
-        maxQueued: config.auth.passwordHashQueueMax,
-      }),
-    ),
-    passwordPolicy: createPasswordPolicy({
-      breachCheckUrl: config.auth.passwordBreachCheckUrl,
-      logger,
-    }),
+    passwords,
+    passwordPolicy,
     logger,
     sessionMaxAgeSeconds: config.auth.sessionMaxAgeSeconds,
+    lifecycle: account.authHooks,
   });
   const stopPurge = startTokenPurge({
     repository: authRepository,
@@ -226,9 +255,12 @@ export async function composeServer(
       { name: 'rateLimit', state: limits.state },
       ...(readReplica ? [{ name: 'databaseReadReplica', state: () => readReplica.state() }] : []),
     ],
-    features: [authFeature({ auth, allowedOrigins: config.http.corsOrigins })],
+    features: [
+      authFeature({ auth, allowedOrigins: config.http.corsOrigins }),
+      accountFeature({ account }),
+    ],
     authenticator: bearerAuthenticator(tokens, auth),
-    inFlight: createInFlightHandlers(),
+    inFlight,
     isShuttingDown: () => shuttingDown,
     beginShutdown: () => {
       shuttingDown = true;
