@@ -117,7 +117,14 @@ export function createContext(
       // reply, so 32 at once would otherwise reach the delay's threshold of attempts in flight.
       SIGN_IN_CONCURRENCY_PER_ACCOUNT: '1000',
       SIGN_IN_DELAY_AFTER_FAILURES: '1000000000',
-      ...(config.databaseUrl ? { DATABASE_URL: config.databaseUrl } : {}),
+      ...(config.databaseUrl
+        ? {
+            DATABASE_URL: config.databaseUrl,
+            // Production mode: links need a front end, and the bench account signs in unconfirmed.
+            APP_PUBLIC_URL: 'https://app.example.test',
+            AUTH_ALLOW_UNVERIFIED_SIGN_IN: 'true',
+          }
+        : {}),
       ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}),
       ...config.extraAppEnv,
       ...overrides,

@@ -1,5 +1,9 @@
 import cluster from 'node:cluster';
 import type { DestinationStream } from 'pino';
+import { accountMails } from '../account/account.mails';
+import { createAccountRepository } from '../account/account.repository';
+import { accountFeature } from '../account/account.routes';
+import { createAccountService } from '../account/account.service';
 import { createAuditLog, type AuditLog } from '../audit/audit-log';
 import { startAuditPurge } from '../audit/audit-purge';
 import { createAuditRepository } from '../audit/audit.repository';
@@ -203,24 +207,49 @@ export async function composeServer(
   closers.add('audit purge', stopAuditPurge);
   const tokens = new TokenService(config.jwt);
   const authRepository = createAuthRepository(db, readReplica ?? primaryReads(db.prisma));
+  const passwords = (options.wrapPasswordHasher ?? ((hasher) => hasher))(
+    createPasswordHasher({
+      ...(config.auth.passwordHashConcurrency
+        ? { concurrency: config.auth.passwordHashConcurrency }
+        : {}),
+      maxQueued: config.auth.passwordHashQueueMax,
+    }),
+  );
+  const passwordPolicy = createPasswordPolicy({
+    breachCheckUrl: config.auth.passwordBreachCheckUrl,
+    logger,
+  });
+  const inFlight = createInFlightHandlers();
+  const appHost = new URL(config.account.publicUrl).hostname;
+  const account = createAccountService({
+    repository: createAccountRepository(db),
+    passwords,
+    passwordPolicy,
+    audit,
+    mails: accountMails(appHost),
+    mailDomain: appHost,
+    links: config.account,
+    allowUnverifiedSignIn: config.account.allowUnverifiedSignIn,
+    // Started on the next turn of the event loop, once the reply is written; counted with the
+    // handlers from now on, so shutdown waits for it before closing the pool.
+    runAfterReply: (what, work) => {
+      inFlight
+        .track(new Promise<void>((resolve) => setImmediate(resolve)).then(work))
+        .catch((error: unknown) => {
+          logger.error({ err: error }, `${what} failed`);
+        });
+    },
+    logger,
+  });
   const auth = createAuthService({
     repository: authRepository,
     tokens,
-    passwords: (options.wrapPasswordHasher ?? ((hasher) => hasher))(
-      createPasswordHasher({
-        ...(config.auth.passwordHashConcurrency
-          ? { concurrency: config.auth.passwordHashConcurrency }
-          : {}),
-        maxQueued: config.auth.passwordHashQueueMax,
-      }),
-    ),
-    passwordPolicy: createPasswordPolicy({
-      breachCheckUrl: config.auth.passwordBreachCheckUrl,
-      logger,
-    }),
+    passwords,
+    passwordPolicy,
     logger,
     audit,
     sessionMaxAgeSeconds: config.auth.sessionMaxAgeSeconds,
+    lifecycle: account.authHooks,
   });
   const stopPurge = startTokenPurge({
     repository: authRepository,
@@ -246,11 +275,12 @@ export async function composeServer(
     ],
     features: [
       authFeature({ auth, allowedOrigins: config.http.corsOrigins }),
+      accountFeature({ account }),
       activityFeature({ audit: auditService }),
       auditAdminFeature({ audit: auditService }),
     ],
     authenticator: bearerAuthenticator(tokens, auth),
-    inFlight: createInFlightHandlers(),
+    inFlight,
     isShuttingDown: () => shuttingDown,
     beginShutdown: () => {
       shuttingDown = true;

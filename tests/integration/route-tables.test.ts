@@ -30,8 +30,9 @@ describe('route tables', () => {
       Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
     );
     expect(documented.sort()).toEqual(declared(t.root.features).sort());
-    // Sanity: the auth feature's nine routes, the activity and the audit log query.
-    expect(documented).toHaveLength(11);
+    // Sanity: the auth feature (nine routes), the account feature (seven), the activity and the
+    // audit log query are there.
+    expect(documented).toHaveLength(18);
   });
 
   it('are all mounted: each route answers, none is an unknown route', async () => {
