@@ -26,6 +26,8 @@ export const AUDIT_EVENT_TYPES = [
   'role.changed',
   'account.disabled',
   'account.enabled',
+  'admin.user_deleted',
+  'admin.sessions_revoked',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

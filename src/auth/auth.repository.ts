@@ -20,6 +20,8 @@ export interface PublicUser {
 
 export interface UserWithHash extends PublicUser {
   passwordHash: string;
+  /** Set while an admin has the account disabled: no sign-in, refresh or access token. */
+  disabledAt: Date | null;
 }
 
 /** A new session (login) with its first refresh token. */
@@ -39,7 +41,7 @@ export type RotationResult =
 /** An access token's session, checked together with the user it belongs to. */
 export type SessionCheck =
   | { state: 'active'; user: PublicUser }
-  | { state: 'revoked' | 'expired'; user: PublicUser }
+  | { state: 'disabled' | 'revoked' | 'expired'; user: PublicUser }
   | { state: 'account-gone' };
 
 export interface ActiveSession {
@@ -120,14 +122,14 @@ export function createAuthRepository(
     findUserByEmail(email: string): Promise<UserWithHash | null> {
       return prisma.user.findUnique({
         where: { email },
-        select: { ...publicUser, passwordHash: true },
+        select: { ...publicUser, passwordHash: true, disabledAt: true },
       });
     },
 
     findUserById(id: string): Promise<UserWithHash | null> {
       return prisma.user.findUnique({
         where: { id },
-        select: { ...publicUser, passwordHash: true },
+        select: { ...publicUser, passwordHash: true, disabledAt: true },
       });
     },
 

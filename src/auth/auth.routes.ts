@@ -144,8 +144,9 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
             body: authResponse,
           },
         },
-        // Wrong email or password, deliberately indistinguishable.
-        errors: [AuthErrorCode.INVALID_CREDENTIALS],
+        // Wrong email or password, deliberately indistinguishable. ACCOUNT_DISABLED only with
+        // the right password.
+        errors: [AuthErrorCode.INVALID_CREDENTIALS, AuthErrorCode.ACCOUNT_DISABLED],
       }).handle(async ({ body: { tokenDelivery, ...credentials }, req, res }) =>
         tokenReply(res, 200, await auth.login(credentials, requestMeta(req)), tokenDelivery),
       ),
@@ -167,6 +168,7 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
           AuthErrorCode.REFRESH_TOKEN_REUSED,
           AuthErrorCode.REFRESH_TOKEN_REVOKED,
           AuthErrorCode.SESSION_EXPIRED,
+          AuthErrorCode.ACCOUNT_DISABLED,
         ],
       }).handle(async ({ body, req, res }) => {
         const { token, delivery } = presentedToken(body, req);
@@ -276,6 +278,7 @@ export function bearerAuthenticator(
       AuthErrorCode.SESSION_REVOKED,
       AuthErrorCode.SESSION_EXPIRED,
       AuthErrorCode.ACCOUNT_NOT_FOUND,
+      AuthErrorCode.ACCOUNT_DISABLED,
     ],
     async authenticate(req, res) {
       const header = req.headers.authorization;

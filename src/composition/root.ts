@@ -1,5 +1,8 @@
 import cluster from 'node:cluster';
 import type { DestinationStream } from 'pino';
+import { createAdminRepository } from '../admin/admin.repository';
+import { adminFeature } from '../admin/admin.routes';
+import { createAdminService } from '../admin/admin.service';
 import { createAuditLog, type AuditLog } from '../audit/audit-log';
 import { authFeature, bearerAuthenticator } from '../auth/auth.routes';
 import { createAuthRepository } from '../auth/auth.repository';
@@ -211,6 +214,7 @@ export async function composeServer(
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
   });
   closers.add('token purge', stopPurge);
+  const admin = createAdminService({ repository: createAdminRepository(db, audit) });
 
   return {
     config,
@@ -226,7 +230,10 @@ export async function composeServer(
       { name: 'rateLimit', state: limits.state },
       ...(readReplica ? [{ name: 'databaseReadReplica', state: () => readReplica.state() }] : []),
     ],
-    features: [authFeature({ auth, allowedOrigins: config.http.corsOrigins })],
+    features: [
+      authFeature({ auth, allowedOrigins: config.http.corsOrigins }),
+      adminFeature({ admin }),
+    ],
     authenticator: bearerAuthenticator(tokens, auth),
     inFlight: createInFlightHandlers(),
     isShuttingDown: () => shuttingDown,
