@@ -67,6 +67,13 @@ export interface AdminTransaction {
    */
   lockManagers(roles: readonly string[]): Promise<string[]>;
   findUser(id: string): Promise<AdminUser | null>;
+  /** Creates an account (the CLI and the seed). @throws Prisma's P2002 when the email is taken. */
+  createUser(user: {
+    email: string;
+    passwordHash: string;
+    role: string;
+    emailVerifiedAt: Date | null;
+  }): Promise<AdminUser>;
   updateUser(id: string, change: { role?: string; disabledAt?: Date | null }): Promise<AdminUser>;
   /** Revokes every live session of the user and their tokens. @returns the session ids. */
   revokeAllSessions(userId: string, now: Date): Promise<string[]>;
@@ -92,6 +99,7 @@ export function createAdminRepository({ prisma }: Pick<Database, 'prisma'>, audi
       return rows.map((row) => row.id);
     },
     findUser: (id) => tx.user.findUnique({ where: { id }, select: adminUser }),
+    createUser: (user) => tx.user.create({ data: user, select: adminUser }),
     updateUser: (id, change) => tx.user.update({ where: { id }, data: change, select: adminUser }),
     async revokeAllSessions(userId, now) {
       // The auth feature's statement, so the lock order is the one rotation and logout use.
@@ -150,6 +158,9 @@ export function createAdminRepository({ prisma }: Pick<Database, 'prisma'>, audi
 
     findUser: (id: string): Promise<AdminUser | null> =>
       prisma.user.findUnique({ where: { id }, select: adminUser }),
+
+    findUserByEmail: (email: string): Promise<AdminUser | null> =>
+      prisma.user.findUnique({ where: { email }, select: adminUser }),
 
     /** Sessions that can still refresh, read from the primary (an admin checks what they did). */
     listActiveSessions(userId: string, now: Date): Promise<AdminSession[]> {
