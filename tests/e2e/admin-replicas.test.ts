@@ -1,3 +1,5 @@
+import { Client } from 'pg';
+import { eventually } from '../../harness/eventually';
 import { request } from '../../harness/http-client';
 import { withClient, type Database } from '../../harness/postgres';
 import { startRedis, type RedisServer } from '../../harness/redis';
@@ -135,6 +137,46 @@ describe('admin changes across two app processes (real PostgreSQL and Redis)', (
       refreshToken: user.refreshToken,
     });
     expect(refresh.status).toBe(401);
+  });
+
+  it('two admins demoting each other while both requests wait on the admin rows: one wins, the other is refused with LAST_ADMIN', async () => {
+    await withClient(database.url, (client) =>
+      client.query(`UPDATE users SET disabled_at = now() WHERE role = 'admin'`),
+    );
+    const x = await registerAdmin(a, 'held-x@example.com');
+    const y = await registerAdmin(b, 'held-y@example.com');
+    // Another connection holds the admin rows, so both requests, once authenticated (as
+    // admins), wait in the same place: the lock every admin change takes first.
+    const holder = new Client({ connectionString: database.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM users WHERE id = ANY($1::uuid[]) FOR UPDATE', [
+        [x.userId, y.userId],
+      ]);
+      const replies = Promise.all([
+        call(a, 'PATCH', `/api/admin/users/${y.userId}`, x.accessToken, { role: 'user' }),
+        call(b, 'PATCH', `/api/admin/users/${x.userId}`, y.accessToken, { role: 'user' }),
+      ]);
+      await eventually(
+        async () =>
+          (
+            await holder.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_stat_activity
+               WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            )
+          ).rows[0]!.n,
+        { describe: 'both admin changes waiting on the admin rows', until: (n) => n === 2 },
+      );
+      await holder.query('COMMIT');
+      const [xy, yx] = await replies;
+      const outcomes = [xy, yx]
+        .map((res) => `${res.status} ${(res.body as { code?: string }).code ?? ''}`.trim())
+        .sort();
+      expect(outcomes).toEqual(['200', '409 LAST_ADMIN']);
+    } finally {
+      await holder.end();
+    }
   });
 
   it('two admins demoting each other at once on two processes never leave zero admins (many rounds)', async () => {
