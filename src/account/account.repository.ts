@@ -212,13 +212,10 @@ export function createAccountRepository({ prisma }: Pick<Database, 'prisma'>) {
      * so its lock order holds: the sessions in id order, then their tokens.
      */
     async revokeAllSessions(tx: AccountTx, userId: string, now: Date): Promise<void> {
-      // No event of its own (the six trailing nulls): the flow records its own in `tx`.
+      // No event from the statement: the flow records its own in `tx`.
       await tx.$queryRawUnsafe(
         authSql.revokeUserSessions.text,
-        userId,
-        now,
-        null,
-        ...authSql.auditEventParams(undefined),
+        ...authSql.revokeUserSessionsValues(userId, now, null),
       );
     },
 

@@ -28,6 +28,8 @@ export const AUDIT_EVENT_TYPES = [
   'account.disabled',
   'account.enabled',
   'audit.queried',
+  'admin.user_deleted',
+  'admin.sessions_revoked',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

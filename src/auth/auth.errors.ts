@@ -24,6 +24,11 @@ export const AuthErrorCode = {
   SESSION_EXPIRED: 'SESSION_EXPIRED',
   SESSION_NOT_FOUND: 'SESSION_NOT_FOUND',
   /**
+   * An admin disabled the account: sign-in (with the right password), refresh and its access
+   * tokens are refused until it is enabled again.
+   */
+  ACCOUNT_DISABLED: 'ACCOUNT_DISABLED',
+  /**
    * A refresh or logout that uses the refresh cookie came from an origin that may not use it
    * (the CSRF check, see auth/refresh-cookie.ts).
    */

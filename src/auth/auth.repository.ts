@@ -33,6 +33,8 @@ export type InTransaction = (tx: AuthTx, user: PublicUser) => Promise<void>;
 
 export interface UserWithHash extends PublicUser {
   passwordHash: string;
+  /** Set while an admin has the account disabled: no sign-in, refresh or access token. */
+  disabledAt: Date | null;
 }
 
 /** A new session (login) with its first refresh token. */
@@ -52,7 +54,7 @@ export type RotationResult =
 /** An access token's session, checked together with the user it belongs to. */
 export type SessionCheck =
   | { state: 'active'; user: PublicUser }
-  | { state: 'revoked' | 'expired'; user: PublicUser }
+  | { state: 'disabled' | 'revoked' | 'expired'; user: PublicUser }
   | { state: 'account-gone' };
 
 export interface ActiveSession {
@@ -142,14 +144,14 @@ export function createAuthRepository(
     findUserByEmail(email: string): Promise<UserWithHash | null> {
       return prisma.user.findUnique({
         where: { email },
-        select: { ...publicUser, passwordHash: true },
+        select: { ...publicUser, passwordHash: true, disabledAt: true },
       });
     },
 
     findUserById(id: string): Promise<UserWithHash | null> {
       return prisma.user.findUnique({
         where: { id },
-        select: { ...publicUser, passwordHash: true },
+        select: { ...publicUser, passwordHash: true, disabledAt: true },
       });
     },
 
@@ -179,11 +181,8 @@ export function createAuthRepository(
         if (inTransaction) await inTransaction(tx, user);
         await tx.$queryRawUnsafe(
           authSql.revokeUserSessions.text,
-          userId,
-          now,
-          keepSessionId,
-          // No event of its own: the password change's is written by `inTransaction`.
-          ...auditEventParams(undefined),
+          // No event from the statement: the password change's is written by `inTransaction`.
+          ...authSql.revokeUserSessionsValues(userId, now, keepSessionId),
         );
       }, INTERACTIVE_TRANSACTION);
     },
@@ -257,12 +256,10 @@ export function createAuthRepository(
       now: Date,
       event?: SqlAuditEvent,
     ): Promise<boolean> {
-      const rows = await sql.query(authSql.revokeSession, [
-        sessionId,
-        userId,
-        now,
-        ...auditEventParams(event),
-      ]);
+      const rows = await sql.query(
+        authSql.revokeSession,
+        authSql.revokeSessionValues(sessionId, userId, now, event),
+      );
       return rows.length === 1;
     },
 
@@ -276,12 +273,10 @@ export function createAuthRepository(
       keepSessionId?: string,
       event?: SqlAuditEvent,
     ): Promise<number> {
-      const rows = await sql.query(authSql.revokeUserSessions, [
-        userId,
-        now,
-        keepSessionId ?? null,
-        ...auditEventParams(event),
-      ]);
+      const rows = await sql.query(
+        authSql.revokeUserSessions,
+        authSql.revokeUserSessionsValues(userId, now, keepSessionId ?? null, event),
+      );
       return rows.length;
     },
 

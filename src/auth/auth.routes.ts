@@ -153,9 +153,13 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
             body: authResponse,
           },
         },
-        // Wrong email or password, deliberately indistinguishable. An unconfirmed address is
-        // only reported once the password was right.
-        errors: [AuthErrorCode.INVALID_CREDENTIALS, AccountErrorCode.EMAIL_NOT_VERIFIED],
+        // Wrong email or password, deliberately indistinguishable. An unconfirmed address and a
+        // disabled account are only reported once the password was right.
+        errors: [
+          AuthErrorCode.INVALID_CREDENTIALS,
+          AccountErrorCode.EMAIL_NOT_VERIFIED,
+          AuthErrorCode.ACCOUNT_DISABLED,
+        ],
       }).handle(async ({ body: { tokenDelivery, ...credentials }, req, res }) =>
         tokenReply(res, 200, await auth.login(credentials, requestMeta(req)), tokenDelivery),
       ),
@@ -177,6 +181,7 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
           AuthErrorCode.REFRESH_TOKEN_REUSED,
           AuthErrorCode.REFRESH_TOKEN_REVOKED,
           AuthErrorCode.SESSION_EXPIRED,
+          AuthErrorCode.ACCOUNT_DISABLED,
         ],
       }).handle(async ({ body, req, res }) => {
         const { token, delivery } = presentedToken(body, req);
@@ -288,6 +293,7 @@ export function bearerAuthenticator(
       AuthErrorCode.SESSION_REVOKED,
       AuthErrorCode.SESSION_EXPIRED,
       AuthErrorCode.ACCOUNT_NOT_FOUND,
+      AuthErrorCode.ACCOUNT_DISABLED,
     ],
     async authenticate(req, res) {
       const header = req.headers.authorization;

@@ -76,6 +76,8 @@ export const SignInFailure = {
   WRONG_PASSWORD: 'wrong_password',
   /** The password was right, but the address is unconfirmed and must be (production default). */
   EMAIL_NOT_VERIFIED: 'email_not_verified',
+  /** The password was right, but an administrator disabled the account. */
+  ACCOUNT_DISABLED: 'account_disabled',
 } as const;
 
 const invalidCredentials = () =>
@@ -84,6 +86,8 @@ const revoked = () =>
   new DomainError(AuthErrorCode.REFRESH_TOKEN_REVOKED, 'The refresh token has been revoked');
 const accountGone = () =>
   new DomainError(AuthErrorCode.ACCOUNT_NOT_FOUND, 'The account no longer exists');
+const accountDisabled = () =>
+  new DomainError(AuthErrorCode.ACCOUNT_DISABLED, 'This account has been disabled by an admin');
 
 /**
  * The token flow, on plain data: no request or response objects here.
@@ -193,7 +197,17 @@ export function createAuthService({
         });
         throw invalidCredentials();
       }
-      // Only once the password is right: the answer then tells nothing a guesser did not know.
+      // Only after the password check: someone without the password learns nothing about the
+      // account's state, while its owner is told why they cannot sign in.
+      if (user.disabledAt) {
+        await audit.record({
+          type: 'signin.failed',
+          subjectUserId: user.id,
+          reason: SignInFailure.ACCOUNT_DISABLED,
+          request: client,
+        });
+        throw accountDisabled();
+      }
       if (!allowUnverifiedSignIn && user.emailVerifiedAt === null) {
         await audit.record({
           type: 'signin.failed',
@@ -210,7 +224,7 @@ export function createAuthService({
         // Parameters were raised since this hash was made: upgrade it while we hold the password.
         await repository.updatePasswordHash(user.id, await passwords.hash(input.password));
       }
-      const { passwordHash: _, ...publicUser } = user;
+      const { passwordHash: _, disabledAt: __, ...publicUser } = user;
       const { at, sessionId, expiresAt } = newSession();
       const { tokens: issued, row } = issueTokens({ userId: user.id, sessionId }, expiresAt, at);
       // The session, its token and the `signin.succeeded` event: one statement.
@@ -267,6 +281,8 @@ export function createAuthService({
             AuthErrorCode.REFRESH_TOKEN_REUSED,
             'This refresh token was already used; the session has been revoked for safety. Log in again.',
           );
+        case 'disabled':
+          throw accountDisabled();
         case 'session_expired':
           throw new DomainError(
             AuthErrorCode.SESSION_EXPIRED,
@@ -314,11 +330,14 @@ export function createAuthService({
      * The state of an access token's session, with its user: what the bearer authenticator
      * checks on every request (one statement), so a revoked session's access tokens are refused
      * at once on every replica and worker.
-     * @throws {DomainError} `ACCOUNT_NOT_FOUND`, `SESSION_REVOKED` or `SESSION_EXPIRED`.
+     * A disabled account's tokens and a role change take effect the same way.
+     * @throws {DomainError} `ACCOUNT_NOT_FOUND`, `ACCOUNT_DISABLED`, `SESSION_REVOKED` or
+     *   `SESSION_EXPIRED`.
      */
     async authenticate(auth: AccessClaims): Promise<PublicUser> {
       const check = await repository.checkSession(auth.userId, auth.sessionId, now());
       if (check.state === 'account-gone') throw accountGone();
+      if (check.state === 'disabled') throw accountDisabled();
       if (check.state === 'revoked') {
         throw new DomainError(
           AuthErrorCode.SESSION_REVOKED,

@@ -85,6 +85,8 @@ export type RotationOutcome =
   | 'reused'
   /** The token or its session had been revoked (logout, reuse, password change...). */
   | 'revoked'
+  /** The account was disabled by an admin (its sessions were revoked with it). */
+  | 'disabled'
   /** The session reached its absolute lifetime. */
   | 'session_expired'
   /** The token's row has expired. */
@@ -106,7 +108,8 @@ export interface RotationRow extends Partial<UserRow> {
  *   locked row at its newest version, so of 50 concurrent presentations of one token exactly one
  *   sees it unspent; the others see it spent (`reused`) or its session revoked (`revoked`).
  * - The checks keep the order the API has always answered with: unknown, revoked, reused,
- *   session expired, token expired.
+ *   session expired, token expired; a disabled account comes right after unknown, so its owner
+ *   is told why (disabling also revoked its sessions). The user row is read, not locked.
  * - `tokens` spends the token (rotated) or revokes every token of the session (reused) in one
  *   UPDATE, `session` touches or revokes the session in one UPDATE: a row is changed at most once.
  * - The successor's expiry is capped by the session's, in SQL, even if a caller asked for more.
@@ -127,6 +130,7 @@ WITH s AS (
 ), verdict AS (
   SELECT CASE
     WHEN t.id IS NULL OR t.token_hash <> $2::text THEN 'unknown'
+    WHEN (SELECT disabled_at FROM users WHERE id = $4::uuid) IS NOT NULL THEN 'disabled'
     WHEN s.revoked_at IS NOT NULL OR t.revoked_at IS NOT NULL THEN 'revoked'
     WHEN t.replaced_by_id IS NOT NULL THEN 'reused'
     WHEN s.expires_at <= $5::timestamptz THEN 'session_expired'
@@ -164,7 +168,7 @@ LEFT JOIN users u ON u.id = s.user_id`,
 };
 
 /** What the session check says about an access token's session. */
-export type SessionState = 'active' | 'revoked' | 'expired';
+export type SessionState = 'active' | 'disabled' | 'revoked' | 'expired';
 
 export interface SessionCheckRow extends UserRow {
   session: SessionState;
@@ -172,15 +176,17 @@ export interface SessionCheckRow extends UserRow {
 
 /**
  * The check of every authenticated request, and `/me`'s read, in one statement. Parameters:
- * $1 user id, $2 session id, $3 now. No row: the account is gone. A row whose `session` is not
- * `active`: the session was revoked (logout, logout-all, revoke, password change, reuse),
- * deleted, or reached its lifetime. Takes no lock.
+ * $1 user id, $2 session id, $3 now. No row: the account is gone. `disabled`: an admin disabled
+ * the account (checked first: a session created by a sign-in that raced the disabling is
+ * refused too). Otherwise a `session` that is not `active` was revoked (logout, logout-all,
+ * revoke, password change, reuse), deleted, or reached its lifetime. Takes no lock.
  */
 export const checkSession: SqlStatement = {
   name: 'auth_check_session',
   text: `
 SELECT u.id, u.email, u.name, u.role, u.email_verified_at, u.created_at,
   CASE
+    WHEN u.disabled_at IS NOT NULL THEN 'disabled'
     WHEN s.id IS NULL OR s.revoked_at IS NOT NULL THEN 'revoked'
     WHEN s.expires_at <= $3::timestamptz THEN 'expired'
     ELSE 'active'
@@ -214,6 +220,14 @@ WHERE id IN (SELECT id FROM s)
 RETURNING id`,
 };
 
+/** The values of {@link revokeSession}, in order: for callers that run it in a transaction. */
+export const revokeSessionValues = (
+  sessionId: string,
+  userId: string,
+  now: Date,
+  event?: SqlAuditEvent,
+): unknown[] => [sessionId, userId, now, ...auditEventParams(event)];
+
 /**
  * Revokes every live session of a user but `$3` (null: all) and their tokens: sessions locked in
  * id order first, then the tokens. Parameters: $1 user id, $2 now, $3 session id to keep or null,
@@ -241,3 +255,11 @@ UPDATE sessions SET revoked_at = $2::timestamptz
 WHERE id IN (SELECT id FROM s)
 RETURNING id`,
 };
+
+/** The values of {@link revokeUserSessions}, in order: for callers that run it in a transaction. */
+export const revokeUserSessionsValues = (
+  userId: string,
+  now: Date,
+  keepSessionId: string | null,
+  event?: SqlAuditEvent,
+): unknown[] => [userId, now, keepSessionId, ...auditEventParams(event)];

@@ -4,6 +4,9 @@ import { accountMails } from '../account/account.mails';
 import { createAccountRepository } from '../account/account.repository';
 import { accountFeature } from '../account/account.routes';
 import { createAccountService } from '../account/account.service';
+import { createAdminRepository } from '../admin/admin.repository';
+import { adminFeature } from '../admin/admin.routes';
+import { createAdminService } from '../admin/admin.service';
 import { createAuditLog, type AuditLog } from '../audit/audit-log';
 import { startAuditPurge } from '../audit/audit-purge';
 import { createAuditRepository } from '../audit/audit.repository';
@@ -258,6 +261,7 @@ export async function composeServer(
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
   });
   closers.add('token purge', stopPurge);
+  const admin = createAdminService({ repository: createAdminRepository(db, audit) });
 
   return {
     config,
@@ -277,6 +281,7 @@ export async function composeServer(
       authFeature({ auth, allowedOrigins: config.http.corsOrigins }),
       accountFeature({ account }),
       activityFeature({ audit: auditService }),
+      adminFeature({ admin }),
       auditAdminFeature({ audit: auditService }),
     ],
     authenticator: bearerAuthenticator(tokens, auth),

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { AccountErrorCode } from '../account/account.errors';
+import { AdminErrorCode } from '../admin/admin.errors';
 import { AuthErrorCode } from '../auth/auth.errors';
 import { PasswordErrorCode } from '../auth/password.errors';
 import { CommonErrorCode } from '../errors/domain-error';
@@ -27,7 +28,12 @@ export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
 
 /** Every code the API can answer with. */
 export type ErrorCode =
-  CommonErrorCode | HttpErrorCode | AuthErrorCode | PasswordErrorCode | AccountErrorCode;
+  | CommonErrorCode
+  | HttpErrorCode
+  | AuthErrorCode
+  | PasswordErrorCode
+  | AccountErrorCode
+  | AdminErrorCode;
 
 interface ErrorStatus {
   status: number;
@@ -79,6 +85,9 @@ const ERROR_STATUSES = {
   [AuthErrorCode.SESSION_REVOKED]: { status: 401 },
   [AuthErrorCode.SESSION_NOT_FOUND]: { status: 404 },
   [AuthErrorCode.CSRF_ORIGIN_REFUSED]: { status: 403 },
+  // 403, not 401: the credentials are fine, the account may not use them; a client that
+  // refreshes on 401 would otherwise loop.
+  [AuthErrorCode.ACCOUNT_DISABLED]: { status: 403 },
 
   [PasswordErrorCode.PASSWORD_TOO_COMMON]: { status: 400 },
   [PasswordErrorCode.PASSWORD_BREACHED]: { status: 400 },
@@ -88,6 +97,8 @@ const ERROR_STATUSES = {
   [AccountErrorCode.ACCOUNT_TOKEN_EXPIRED]: { status: 400 },
   [AccountErrorCode.EMAIL_NOT_VERIFIED]: { status: 403 },
   [AccountErrorCode.EMAIL_ALREADY_VERIFIED]: { status: 409 },
+  [AdminErrorCode.USER_NOT_FOUND]: { status: 404 },
+  [AdminErrorCode.LAST_ADMIN]: { status: 409 },
 } as const satisfies Record<ErrorCode, ErrorStatus>;
 
 const table: ReadonlyMap<string, ErrorStatus> = new Map(Object.entries(ERROR_STATUSES));

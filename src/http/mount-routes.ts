@@ -43,8 +43,14 @@ export function createApiRouter({
   const api = Router();
   api.use(limits.api);
 
+  // Features may share a base path (the admin API's users and audit tables both mount on
+  // /admin), each with its own router; the same method and path in two of them is a mistake.
+  const seen = new Set<string>();
   for (const feature of features) {
     for (const route of feature.routes) {
+      const key = `${route.method.toUpperCase()} ${fullPath(feature, route)}`;
+      if (seen.has(key)) throw new Error(`${key} is declared twice (feature ${feature.name})`);
+      seen.add(key);
       if (route.permission && route.auth !== 'bearer') {
         throw new Error(
           `${fullPath(feature, route)} requires ${route.permission} but authenticates no caller: make it a bearer route`,
