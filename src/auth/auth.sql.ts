@@ -231,8 +231,8 @@ export const revokeSessionValues = (
 /**
  * Revokes every live session of a user but `$3` (null: all) and their tokens: sessions locked in
  * id order first, then the tokens. Parameters: $1 user id, $2 now, $3 session id to keep or null,
- * $4-$9 one event for the whole revocation ({@link auditEventParams}), its `data` the number of
- * sessions revoked.
+ * $4-$9 one event for the whole revocation ({@link auditEventParams}), its `data.sessionsRevoked`
+ * the ids of the sessions revoked (as the admin's `account.disabled` records them).
  */
 export const revokeUserSessions: SqlStatement = {
   name: 'auth_revoke_user_sessions',
@@ -248,7 +248,7 @@ WITH s AS (
 ), event AS (
   INSERT INTO audit_events (id, type, actor_user_id, subject_user_id, ip, user_agent, request_id, data)
   SELECT $4::uuid, $5::text, $6::uuid, $1::uuid, $7::text, $8::text, $9::text,
-    jsonb_build_object('sessionsRevoked', (SELECT count(*) FROM s))
+    jsonb_build_object('sessionsRevoked', (SELECT coalesce(jsonb_agg(id ORDER BY id), '[]') FROM s))
   WHERE $4::uuid IS NOT NULL
 )
 UPDATE sessions SET revoked_at = $2::timestamptz
