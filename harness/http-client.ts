@@ -52,8 +52,16 @@ export function request(
 ): Promise<Reply> {
   const start = performance.now();
   const payload = json === undefined ? body : JSON.stringify(json);
+  // Content-Length always: node:http sends a DELETE's body neither chunked nor sized otherwise,
+  // and the server then reads it as the start of another request (a bare 400).
   const allHeaders =
-    payload === undefined ? headers : { 'Content-Type': 'application/json', ...headers };
+    payload === undefined
+      ? headers
+      : {
+          'Content-Type': 'application/json',
+          'Content-Length': String(Buffer.byteLength(payload)),
+          ...headers,
+        };
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
