@@ -52,8 +52,8 @@ export function request(
 ): Promise<Reply> {
   const start = performance.now();
   const payload = json === undefined ? body : JSON.stringify(json);
-  // Content-Length always: node:http sends a DELETE's body neither chunked nor sized otherwise,
-  // and the server then reads it as the start of another request (a bare 400).
+  // Content-Length said outright: for a DELETE, node:http sends a body given to `end()` with
+  // neither it nor chunked encoding, and the server then reads the body as the next request.
   const allHeaders =
     payload === undefined
       ? headers
