@@ -232,3 +232,38 @@ describe('POST /api/auth/password/reset', () => {
     expect(res.body.code).toBe('ACCOUNT_TOKEN_INVALID');
   });
 });
+
+describe('the reset throttle', () => {
+  let limited: TestApp;
+  beforeAll(async () => {
+    limited = await createTestApp({
+      RATE_LIMIT_AUTH_EMAIL_MAX: '2',
+      RATE_LIMIT_AUTH_WINDOW_MS: String(60 * 60_000),
+    });
+  });
+  afterAll(() => limited.close());
+
+  async function linkToken(email: string) {
+    await request(limited.app).post('/api/auth/password/forgot').send({ email });
+    await limited.root.inFlight.idle();
+    return tokenIn(await lastMailTo(limited, email, 'password-reset'));
+  }
+
+  it('counts the attempts at one link (the account it resets) apart from every other link', async () => {
+    const [one, two] = [await registerAccount(limited.app), await registerAccount(limited.app)];
+    const token = await linkToken(one.email);
+    const attempt = (body: object) =>
+      request(limited.app).post('/api/auth/password/reset').send(body);
+    // Two refused passwords spend the link's allowance, whatever the answer.
+    expect((await attempt({ token, newPassword: 'password123' })).status).toBe(400);
+    expect((await attempt({ token, newPassword: 'password123' })).status).toBe(400);
+    const third = await attempt({ token, newPassword: 'a fine long passphrase' });
+    expect(third.status).toBe(429);
+    expect(third.body.code).toBe('RATE_LIMITED');
+    // Another account's link is not affected.
+    const other = await linkToken(two.email);
+    expect((await attempt({ token: other, newPassword: 'a fine long passphrase' })).status).toBe(
+      204,
+    );
+  });
+});
