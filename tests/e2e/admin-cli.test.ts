@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { eventually } from '../../harness/eventually';
 import { request } from '../../harness/http-client';
 import { withClient, type Database } from '../../harness/postgres';
 import { startApp, type AppProcess } from '../helpers/built-app';
@@ -88,6 +89,35 @@ describe('the admin commands against a real PostgreSQL', () => {
         { type: 'user.registered', actor_user_id: null, data: { role: 'admin', via: 'cli' } },
       ]);
     });
+  });
+
+  it('admin:create at a terminal asks for the password twice and never echoes it', async () => {
+    // `script` gives the command a real terminal (a pty); what the command prints comes back on
+    // its stdout, and so would any echo of what is typed.
+    const child = spawn(
+      'script',
+      [
+        '-qec',
+        `${process.execPath} ${path.join(DIST, 'create-admin.js')} tty@example.com`,
+        '/dev/null',
+      ],
+      { env: { PATH: process.env.PATH ?? '', ...env }, cwd: DIST, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const typed = 'typed at a terminal';
+    await eventually(() => output.includes('Password: '), { describe: 'the first prompt' });
+    child.stdin.write(`${typed}\r`);
+    await eventually(() => output.includes('Repeat it: '), { describe: 'the second prompt' });
+    child.stdin.write(`${typed}\r`);
+    await eventually(() => output.includes('Created the admin'), {
+      describe: 'the command to end',
+    });
+    child.stdin.end();
+    expect(await exited).toBe(0);
+    expect(output).not.toContain(typed);
+    expect((await login('tty@example.com', typed)).status).toBe(200);
   });
 
   it('admin:create promotes and enables an existing account without touching its password', async () => {

@@ -34,6 +34,9 @@ describe('db:migrate against a real PostgreSQL', () => {
       );
       expect(tables.rows.map((row) => row.table_name)).toEqual([
         '_prisma_migrations',
+        'account_tokens',
+        'audit_events',
+        'mail_outbox',
         'refresh_tokens',
         'sessions',
         'users',

@@ -17,8 +17,9 @@ async function readPipedLine(stdin: NodeJS.ReadStream): Promise<string> {
 /** One line typed at the terminal, echoing nothing. Ctrl-C exits with 130. */
 function readHiddenLine(prompt: string, stdin: NodeJS.ReadStream, out: NodeJS.WriteStream) {
   return new Promise<string>((resolve) => {
-    out.write(prompt);
+    // Raw mode (no echo) before the prompt: nothing typed after it is ever shown.
     stdin.setRawMode(true);
+    out.write(prompt);
     stdin.resume();
     stdin.setEncoding('utf8');
     let line = '';
