@@ -123,6 +123,27 @@ describe('audit events of the auth flows (AUDIT_ENABLED=true, the default)', () 
     expect(row).not.toContain('nobody-');
   });
 
+  it('the right password for a disabled account records signin.failed (account_disabled)', async () => {
+    await t.db.prisma.user.update({
+      where: { id: account.userId },
+      data: { disabledAt: new Date() },
+    });
+    const res = await request(t.app)
+      .post('/api/auth/login')
+      .send({ email: account.email, password: account.password });
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe('ACCOUNT_DISABLED');
+    expect(await eventsOf(t, res.headers['x-request-id'] as string)).toEqual([
+      expect.objectContaining({
+        type: 'signin.failed',
+        actorUserId: null,
+        subjectUserId: account.userId,
+        sessionId: null,
+        reason: 'account_disabled',
+      }),
+    ]);
+  });
+
   it('a rotation records nothing; presenting the spent token records refresh.reuse_detected with the revocation', async () => {
     const rotated = await refresh(t.app, account.refreshToken);
     expect(rotated.status).toBe(200);
@@ -283,5 +304,30 @@ describe('AUDIT_ENABLED=false', () => {
     expect(await counted(t, 'signin.failed')).toBe(1);
     expect(await counted(t, 'refresh.reuse_detected')).toBe(1);
     expect(await counted(t, 'session.logout')).toBe(1);
+  });
+});
+
+describe('AUTH_ALLOW_UNVERIFIED_SIGN_IN=false', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ AUTH_ALLOW_UNVERIFIED_SIGN_IN: 'false' });
+  });
+  afterAll(() => t.close());
+
+  it('the right password for an unconfirmed address records signin.failed (email_not_verified)', async () => {
+    const email = `unconfirmed-${randomUUID()}@example.com`;
+    const password = 'correct horse battery staple';
+    const registered = await request(t.app).post('/api/auth/register').send({ email, password });
+    expect(registered.status).toBe(201);
+    const res = await request(t.app).post('/api/auth/login').send({ email, password });
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe('EMAIL_NOT_VERIFIED');
+    expect(await eventsOf(t, res.headers['x-request-id'] as string)).toEqual([
+      expect.objectContaining({
+        type: 'signin.failed',
+        subjectUserId: registered.body.user.id,
+        reason: 'email_not_verified',
+      }),
+    ]);
   });
 });
