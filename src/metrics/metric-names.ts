@@ -17,6 +17,10 @@ export const METRIC = {
   heapUsed: 'nodejs_heap_size_used_bytes',
   heapTotal: 'nodejs_heap_size_total_bytes',
   external: 'nodejs_external_memory_bytes',
+  mailSent: 'mail_sent_total',
+  mailFailed: 'mail_failed_total',
+  mailSendErrors: 'mail_send_errors_total',
+  mailOutbox: 'mail_outbox_messages',
 } as const;
 
 /** prom-client's JSON form of a registry (`registry.getMetricsAsJSON()`), plain and serialisable. */
