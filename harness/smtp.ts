@@ -149,7 +149,9 @@ function toReceivedMail(mail: MaildevMail): ReceivedMail {
     subject: mail.subject ?? '',
     text,
     html: mail.html,
-    links: [...text.matchAll(/https?:\/\/[^\s<>"')]+/g)].map((match) => match[0]),
+    links: [...text.matchAll(/https?:\/\/[^\s<>"')]+/g)].map((match) =>
+      match[0].replace(/[.,;:!?]+$/, ''),
+    ),
     headers: mail.headers ?? {},
   };
 }

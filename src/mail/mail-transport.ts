@@ -29,7 +29,10 @@ export interface MailTransport {
 
 /** The links (`https://...`) in a message's text: what a developer follows from a log line. */
 export function linksIn(text: string): string[] {
-  return [...text.matchAll(/https?:\/\/[^\s<>"')]+/g)].map((match) => match[0]);
+  // A sentence's full stop after a link is not part of it.
+  return [...text.matchAll(/https?:\/\/[^\s<>"')]+/g)].map((match) =>
+    match[0].replace(/[.,;:!?]+$/, ''),
+  );
 }
 
 /**

@@ -16,6 +16,9 @@ import { createTestApp, type TestApp } from '../../helpers/test-app';
  * queued as the account flows queue them, through `enqueueMail`, then the sender is woken.
  */
 
+// Each group starts an SMTP server process and apps of its own: room for a busy machine.
+jest.setTimeout(120_000);
+
 // Only a wake (or the first run at start) sends: a message that arrives proves the wake worked.
 const NO_POLL = { MAIL_POLL_INTERVAL_MS: '600000' };
 // Retries come back within a second, and a poll finds them.
@@ -261,9 +264,10 @@ describe('SMTP authentication', () => {
         'example.com',
       );
       wrong.root.mailSender.wake();
+      // Recorded, and due again later: a refused login is the operator's to fix, not final.
       const refused = await eventually(() => row(wrong, refusedId), {
         describe: 'a refused login recorded',
-        until: (message) => message.attempts >= 2,
+        until: (message) => message.attempts >= 1 && message.lastError !== null,
       });
       expect(refused.status).toBe('pending');
       expect(refused.lastError).toMatch(/EAUTH|535|Invalid/i);
