@@ -121,7 +121,14 @@ export function createContext(
       // out for it, and the bench measures the API, not an SMTP server.
       MAIL_TRANSPORT: 'log',
       MAIL_FROM: 'Bench <no-reply@example.com>',
-      ...(config.databaseUrl ? { DATABASE_URL: config.databaseUrl } : {}),
+      ...(config.databaseUrl
+        ? {
+            DATABASE_URL: config.databaseUrl,
+            // Production mode: links need a front end, and the bench account signs in unconfirmed.
+            APP_PUBLIC_URL: 'https://app.example.test',
+            AUTH_ALLOW_UNVERIFIED_SIGN_IN: 'true',
+          }
+        : {}),
       ...(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}),
       ...config.extraAppEnv,
       ...overrides,

@@ -1,4 +1,4 @@
-import type { Database } from '../db/database';
+import { INTERACTIVE_TRANSACTION, type Database } from '../db/database';
 import { primaryReads, type LagTolerantReads } from '../db/read-replica';
 import { DomainError } from '../errors/domain-error';
 import { Prisma } from '../generated/prisma/client';
@@ -17,6 +17,12 @@ export interface PublicUser {
   emailVerifiedAt: Date | null;
   createdAt: Date;
 }
+
+/** An interactive transaction's client: what work done inside auth's own transactions gets. */
+export type AuthTx = Prisma.TransactionClient;
+
+/** Work another feature does inside one of auth's transactions (the account lifecycle's). */
+export type InTransaction = (tx: AuthTx, user: PublicUser) => Promise<void>;
 
 export interface UserWithHash extends PublicUser {
   passwordHash: string;
@@ -82,30 +88,39 @@ export function createAuthRepository(
 ) {
   return {
     /**
-     * Creates the user and its first session in one write.
+     * Creates the user and its first session (none when `session` is null) in one transaction,
+     * with what `inTransaction` adds (the verification mail and the audit event).
      * @throws {DomainError} `EMAIL_TAKEN`: relies on the unique index, so two concurrent
      *   registrations of one email cannot both succeed.
      */
     async createUserWithSession(
       user: { id: string; email: string; name: string | null; passwordHash: string },
-      session: Omit<NewSession, 'userId'>,
+      session: Omit<NewSession, 'userId'> | null,
+      inTransaction?: InTransaction,
     ): Promise<PublicUser> {
-      try {
-        return await prisma.user.create({
-          data: {
-            ...user,
-            sessions: {
-              create: {
-                id: session.id,
-                userAgent: session.userAgent,
-                ip: session.ip,
-                expiresAt: session.expiresAt,
-                tokens: { create: session.token },
+      const data = {
+        ...user,
+        ...(session
+          ? {
+              sessions: {
+                create: {
+                  id: session.id,
+                  userAgent: session.userAgent,
+                  ip: session.ip,
+                  expiresAt: session.expiresAt,
+                  tokens: { create: session.token },
+                },
               },
-            },
-          },
-          select: publicUser,
-        });
+            }
+          : {}),
+      };
+      try {
+        if (!inTransaction) return await prisma.user.create({ data, select: publicUser });
+        return await prisma.$transaction(async (tx) => {
+          const created = await tx.user.create({ data, select: publicUser });
+          await inTransaction(tx, created);
+          return created;
+        }, INTERACTIVE_TRANSACTION);
       } catch (error) {
         if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
           throw new DomainError(
@@ -133,6 +148,30 @@ export function createAuthRepository(
 
     async updatePasswordHash(userId: string, passwordHash: string): Promise<void> {
       await prisma.user.update({ where: { id: userId }, data: { passwordHash } });
+    },
+
+    /**
+     * Sets a new password hash and revokes every session of the user but `keepSessionId`, in one
+     * transaction with what `inTransaction` adds (voided reset links, the notification, the audit
+     * event). Locks the user row first (the UPDATE), then the sessions in id order and their
+     * tokens (auth.sql.ts), the account lifecycle's lock order.
+     */
+    async changePassword(
+      userId: string,
+      passwordHash: string,
+      now: Date,
+      keepSessionId: string,
+      inTransaction?: InTransaction,
+    ): Promise<void> {
+      await prisma.$transaction(async (tx) => {
+        const user = await tx.user.update({
+          where: { id: userId },
+          data: { passwordHash },
+          select: publicUser,
+        });
+        if (inTransaction) await inTransaction(tx, user);
+        await tx.$queryRawUnsafe(authSql.revokeUserSessions.text, userId, now, keepSessionId);
+      }, INTERACTIVE_TRANSACTION);
     },
 
     async createSession(session: NewSession): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import { AccountErrorCode } from '../account/account.errors';
 import { CommonErrorCode, DomainError } from '../errors/domain-error';
 import { defineRoute, type Authenticator, type Feature } from '../http/route';
 import { AuthErrorCode } from './auth.errors';
@@ -12,6 +13,7 @@ import {
   meResponse,
   refreshBody,
   registerBody,
+  registerResponse,
   sessionParams,
   sessionsResponse,
   type TokenDelivery,
@@ -110,11 +112,13 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
         auth: 'none',
         rateLimits: ['signIn'],
         body: registerBody,
+        description:
+          'Queues a mail with a link that confirms the address (`POST /api/auth/verify-email`). When unconfirmed addresses may not sign in (`AUTH_ALLOW_UNVERIFIED_SIGN_IN=false`, the production default), the reply carries the user and `verificationRequired: true`, and no tokens.',
         responses: {
           201: {
             description:
-              'Created. The refresh token is in the body (`tokenDelivery: "body"`, the default) or only in the httpOnly `__Host-refresh_token` cookie (`"cookie"`)',
-            body: authResponse,
+              'Created. The refresh token is in the body (`tokenDelivery: "body"`, the default) or only in the httpOnly `__Host-refresh_token` cookie (`"cookie"`); or, when the address must be confirmed first, no tokens',
+            body: registerResponse,
           },
         },
         errors: [
@@ -122,14 +126,19 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
           PasswordErrorCode.PASSWORD_TOO_COMMON,
           PasswordErrorCode.PASSWORD_BREACHED,
         ],
-      }).handle(async ({ body: { tokenDelivery, ...input }, req, res }) =>
-        tokenReply(
-          res,
-          201,
-          await auth.register({ ...input, name: input.name ?? null }, requestMeta(req)),
-          tokenDelivery,
-        ),
-      ),
+      }).handle(async ({ body: { tokenDelivery, ...input }, req, res }) => {
+        const result = await auth.register(
+          { ...input, name: input.name ?? null },
+          requestMeta(req),
+        );
+        if ('verificationRequired' in result) {
+          return {
+            status: 201,
+            body: { user: toUserJson(result.user), verificationRequired: true },
+          };
+        }
+        return tokenReply(res, 201, result, tokenDelivery);
+      }),
       defineRoute({
         method: 'post',
         path: '/login',
@@ -144,8 +153,9 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
             body: authResponse,
           },
         },
-        // Wrong email or password, deliberately indistinguishable.
-        errors: [AuthErrorCode.INVALID_CREDENTIALS],
+        // Wrong email or password, deliberately indistinguishable. An unconfirmed address is
+        // only reported once the password was right.
+        errors: [AuthErrorCode.INVALID_CREDENTIALS, AccountErrorCode.EMAIL_NOT_VERIFIED],
       }).handle(async ({ body: { tokenDelivery, ...credentials }, req, res }) =>
         tokenReply(res, 200, await auth.login(credentials, requestMeta(req)), tokenDelivery),
       ),
@@ -214,6 +224,8 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
         method: 'post',
         path: '/change-password',
         summary: 'Change the password; every other session is revoked',
+        description:
+          'Pending password reset links stop working, and a notification is mailed to the account.',
         auth: 'bearer',
         // Verifies a password: the sign-in limits, keyed by the authenticated user.
         rateLimits: ['signIn'],
@@ -225,8 +237,8 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
           PasswordErrorCode.PASSWORD_TOO_COMMON,
           PasswordErrorCode.PASSWORD_BREACHED,
         ],
-      }).handle(async ({ auth: caller, body }) => {
-        await auth.changePassword(caller, body);
+      }).handle(async ({ auth: caller, body, req }) => {
+        await auth.changePassword(caller, body, requestMeta(req));
         return { status: 204 };
       }),
       defineRoute({
@@ -301,7 +313,7 @@ export function bearerAuthenticator(
   };
 }
 
-const toUserJson = ({ emailVerifiedAt, createdAt, ...user }: PublicUser) => ({
+export const toUserJson = ({ emailVerifiedAt, createdAt, ...user }: PublicUser) => ({
   ...user,
   emailVerified: emailVerifiedAt !== null,
   createdAt: createdAt.toISOString(),

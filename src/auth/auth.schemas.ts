@@ -101,6 +101,16 @@ export const authResponse = z.strictObject({
   expiresIn: z.number().int().describe('Seconds until the access token expires'),
 });
 
+/** A registration whose address must be confirmed before it may sign in: no tokens. */
+export const pendingVerificationResponse = z.strictObject({
+  user: userResponse,
+  verificationRequired: z
+    .literal(true)
+    .describe('Follow the link mailed to the address, then log in'),
+});
+
+export const registerResponse = z.union([authResponse, pendingVerificationResponse]);
+
 export const meResponse = z.strictObject({ user: userResponse });
 
 export const sessionsResponse = z.strictObject({

@@ -3,11 +3,37 @@ import type { RequestMeta } from '../audit/audit-log';
 import { DomainError } from '../errors/domain-error';
 import type { Logger } from '../logger';
 import { AuthErrorCode } from './auth.errors';
-import type { ActiveSession, AuthRepository, PublicUser } from './auth.repository';
+import { AccountErrorCode } from '../account/account.errors';
+import type { ActiveSession, AuthRepository, AuthTx, PublicUser } from './auth.repository';
 import type { PasswordHasher } from './password-hasher';
 import type { PasswordPolicy } from './password-policy';
 import type { AccessClaims, TokenService } from './token-service';
 import { hashToken } from './token-service';
+
+/**
+ * What the account lifecycle adds to auth's own flows (account/account.service.ts provides it):
+ * work done inside their transactions, and whether an unconfirmed address may sign in.
+ */
+export interface AuthLifecycleHooks {
+  /** `AUTH_ALLOW_UNVERIFIED_SIGN_IN`. */
+  readonly allowUnverifiedSignIn: boolean;
+  /** Inside the registration's transaction: the verification mail and the audit event. */
+  registered(tx: AuthTx, user: PublicUser, request: RequestMeta): Promise<void>;
+  /** Inside the password change's transaction: reset links voided, notification, audit event. */
+  passwordChanged(
+    tx: AuthTx,
+    user: PublicUser,
+    context: { sessionId: string; request: RequestMeta },
+  ): Promise<void>;
+  /** After either transaction has committed: what it queued can be sent now. */
+  committed?(): void;
+}
+
+/** A registration that must confirm its address before it may sign in: no tokens. */
+export interface PendingVerification {
+  user: PublicUser;
+  verificationRequired: true;
+}
 
 /** What register, login and refresh return. */
 export interface AuthResult {
@@ -29,6 +55,8 @@ export interface AuthServiceDeps {
   logger: Logger;
   /** Absolute lifetime of a session, in seconds. */
   sessionMaxAgeSeconds: number;
+  /** The account lifecycle's part; without it, registration mails nothing and anyone signs in. */
+  lifecycle?: AuthLifecycleHooks;
   now?: () => Date;
 }
 
@@ -54,8 +82,11 @@ export function createAuthService({
   passwordPolicy,
   logger,
   sessionMaxAgeSeconds,
+  lifecycle,
   now = () => new Date(),
 }: AuthServiceDeps) {
+  const allowUnverifiedSignIn = lifecycle?.allowUnverifiedSignIn ?? true;
+
   /** Signs an access token and a refresh token for a session; `row` is what the database keeps. */
   function issueTokens(claims: AccessClaims, sessionExpiresAt: Date, at: Date) {
     const refresh = tokens.issueRefreshToken(claims, sessionExpiresAt, at);
@@ -81,20 +112,35 @@ export function createAuthService({
   }
 
   return {
+    /**
+     * Creates the account; with the lifecycle, its verification mail and audit event commit
+     * with it. Starts a session unless unconfirmed addresses may not sign in: then the account
+     * waits for its link, and the reply carries no tokens.
+     */
     async register(
       input: { email: string; password: string; name: string | null },
       client: RequestMeta,
-    ): Promise<AuthResult> {
+    ): Promise<AuthResult | PendingVerification> {
       await passwordPolicy.assertAcceptable(input.password);
       const passwordHash = await passwords.hash(input.password);
-      const { at, sessionId, expiresAt } = newSession();
       const userId = randomUUID();
+      const registered =
+        lifecycle && ((tx: AuthTx, user: PublicUser) => lifecycle.registered(tx, user, client));
+      const account = { id: userId, email: input.email, name: input.name, passwordHash };
+      if (!allowUnverifiedSignIn) {
+        const user = await repository.createUserWithSession(account, null, registered);
+        lifecycle?.committed?.();
+        return { user, verificationRequired: true };
+      }
+      const { at, sessionId, expiresAt } = newSession();
       const { tokens: issued, row } = issueTokens({ userId, sessionId }, expiresAt, at);
       // One write: the user, its first session and that session's first refresh token.
       const user = await repository.createUserWithSession(
-        { id: userId, email: input.email, name: input.name, passwordHash },
+        account,
         { id: sessionId, userAgent: client.userAgent, ip: client.ip, expiresAt, token: row },
+        registered,
       );
+      lifecycle?.committed?.();
       return { user, ...issued };
     },
 
@@ -108,6 +154,13 @@ export function createAuthService({
         throw invalidCredentials();
       }
       if (!(await passwords.verify(user.passwordHash, input.password))) throw invalidCredentials();
+      // Only once the password is right: the answer then tells nothing a guesser did not know.
+      if (!allowUnverifiedSignIn && user.emailVerifiedAt === null) {
+        throw new DomainError(
+          AccountErrorCode.EMAIL_NOT_VERIFIED,
+          'Confirm your email address first: follow the link mailed to you (or reset your password)',
+        );
+      }
       if (passwords.needsRehash(user.passwordHash)) {
         // Parameters were raised since this hash was made: upgrade it while we hold the password.
         await repository.updatePasswordHash(user.id, await passwords.hash(input.password));
@@ -215,10 +268,15 @@ export function createAuthService({
       return check.user;
     },
 
-    /** Changes the password and revokes every other session; the caller's stays. */
+    /**
+     * Changes the password and revokes every other session (the caller's stays), in one
+     * transaction with the lifecycle's part: pending reset links voided, a notification, the
+     * audit event.
+     */
     async changePassword(
       auth: AccessClaims,
       input: { currentPassword: string; newPassword: string },
+      client: RequestMeta,
     ): Promise<void> {
       await passwordPolicy.assertAcceptable(input.newPassword);
       const user = await repository.findUserById(auth.userId);
@@ -229,8 +287,17 @@ export function createAuthService({
           'The current password is incorrect',
         );
       }
-      await repository.updatePasswordHash(user.id, await passwords.hash(input.newPassword));
-      await repository.revokeUserSessions(user.id, now(), auth.sessionId);
+      const passwordHash = await passwords.hash(input.newPassword);
+      await repository.changePassword(
+        user.id,
+        passwordHash,
+        now(),
+        auth.sessionId,
+        lifecycle &&
+          ((tx, changed) =>
+            lifecycle.passwordChanged(tx, changed, { sessionId: auth.sessionId, request: client })),
+      );
+      lifecycle?.committed?.();
     },
 
     async listSessions(auth: AccessClaims): Promise<Array<ActiveSession & { current: boolean }>> {

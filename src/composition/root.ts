@@ -1,5 +1,9 @@
 import cluster from 'node:cluster';
 import type { DestinationStream } from 'pino';
+import { accountMails } from '../account/account.mails';
+import { createAccountRepository } from '../account/account.repository';
+import { accountFeature } from '../account/account.routes';
+import { createAccountService } from '../account/account.service';
 import { createAuditLog, type AuditLog } from '../audit/audit-log';
 import { authFeature, bearerAuthenticator } from '../auth/auth.routes';
 import { createAuthRepository } from '../auth/auth.repository';
@@ -20,6 +24,7 @@ import { createInFlightHandlers, type InFlightHandlers } from '../http/in-flight
 import type { Authenticator, Feature } from '../http/route';
 import { createLogger, type Logger } from '../logger';
 import { createMailMetrics } from '../mail/mail-metrics';
+import { messageIdDomain } from '../mail/mail-outbox';
 import { createMailOutboxRepository } from '../mail/mail-outbox.repository';
 import { startMailSender, type MailSender } from '../mail/mail-sender';
 import { createMailTransport } from '../mail/mail-transport';
@@ -213,23 +218,51 @@ export async function composeServer(
   closers.add('mail sender', () => mailSender.stop());
   const tokens = new TokenService(config.jwt);
   const authRepository = createAuthRepository(db, readReplica ?? primaryReads(db.prisma));
+  const passwords = (options.wrapPasswordHasher ?? ((hasher) => hasher))(
+    createPasswordHasher({
+      ...(config.auth.passwordHashConcurrency
+        ? { concurrency: config.auth.passwordHashConcurrency }
+        : {}),
+      maxQueued: config.auth.passwordHashQueueMax,
+    }),
+  );
+  const passwordPolicy = createPasswordPolicy({
+    breachCheckUrl: config.auth.passwordBreachCheckUrl,
+    logger,
+  });
+  const inFlight = createInFlightHandlers();
+  const appHost = new URL(config.account.publicUrl).hostname;
+  const account = createAccountService({
+    repository: createAccountRepository(db),
+    passwords,
+    passwordPolicy,
+    audit,
+    mails: accountMails(appHost),
+    // Message-IDs in the domain the mail comes from (MAIL_FROM's).
+    mailDomain: messageIdDomain(config.mail.from),
+    links: config.account,
+    allowUnverifiedSignIn: config.account.allowUnverifiedSignIn,
+    // Started on the next turn of the event loop, once the reply is written; counted with the
+    // handlers from now on, so shutdown waits for it before closing the pool.
+    runAfterReply: (what, work) => {
+      inFlight
+        .track(new Promise<void>((resolve) => setImmediate(resolve)).then(work))
+        .catch((error: unknown) => {
+          logger.error({ err: error }, `${what} failed`);
+        });
+    },
+    // The request does not wait for SMTP: the sender takes it from here.
+    mailQueued: () => mailSender.wake(),
+    logger,
+  });
   const auth = createAuthService({
     repository: authRepository,
     tokens,
-    passwords: (options.wrapPasswordHasher ?? ((hasher) => hasher))(
-      createPasswordHasher({
-        ...(config.auth.passwordHashConcurrency
-          ? { concurrency: config.auth.passwordHashConcurrency }
-          : {}),
-        maxQueued: config.auth.passwordHashQueueMax,
-      }),
-    ),
-    passwordPolicy: createPasswordPolicy({
-      breachCheckUrl: config.auth.passwordBreachCheckUrl,
-      logger,
-    }),
+    passwords,
+    passwordPolicy,
     logger,
     sessionMaxAgeSeconds: config.auth.sessionMaxAgeSeconds,
+    lifecycle: account.authHooks,
   });
   const stopPurge = startTokenPurge({
     repository: authRepository,
@@ -254,9 +287,12 @@ export async function composeServer(
       { name: 'rateLimit', state: limits.state },
       ...(readReplica ? [{ name: 'databaseReadReplica', state: () => readReplica.state() }] : []),
     ],
-    features: [authFeature({ auth, allowedOrigins: config.http.corsOrigins })],
+    features: [
+      authFeature({ auth, allowedOrigins: config.http.corsOrigins }),
+      accountFeature({ account }),
+    ],
     authenticator: bearerAuthenticator(tokens, auth),
-    inFlight: createInFlightHandlers(),
+    inFlight,
     isShuttingDown: () => shuttingDown,
     beginShutdown: () => {
       shuttingDown = true;

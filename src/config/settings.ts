@@ -15,6 +15,14 @@ import {
 } from './env-formats';
 import { listSettings, setting, type ProductionRule, type Setting } from './setting';
 
+/** A path under APP_PUBLIC_URL for a mailed link: `/verify-email`. */
+const linkPath = z
+  .string()
+  .trim()
+  .regex(/^\/[\w\-./~%]*$/, {
+    message: 'must be a path starting with / (letters, digits, - _ . / ~ %), without ? or #',
+  });
+
 /**
  * Every setting the app reads from the environment, each declared once: variable, format,
  * default, production rule and the line the README's table shows. `pnpm config:docs` writes that
@@ -267,6 +275,28 @@ export const settings = {
         'Window of the refresh limit (15 min).',
       ),
     },
+    /**
+     * Endpoints that mail an account a link (`accountMail` policy: forgot password, resend the
+     * verification, email change), per client address and per account (the email of the body,
+     * or the authenticated user).
+     */
+    accountMail: {
+      limit: requestLimit(
+        'RATE_LIMIT_ACCOUNT_MAIL_MAX',
+        10,
+        'Requests that mail a link (`password/forgot`, `verify-email/resend`, `email/change`) per client address per window.',
+      ),
+      accountLimit: requestLimit(
+        'RATE_LIMIT_ACCOUNT_MAIL_ACCOUNT_MAX',
+        3,
+        'The same per account (the email of the body, or the authenticated user), whatever the address.',
+      ),
+      windowMs: limitWindow(
+        'RATE_LIMIT_ACCOUNT_MAIL_WINDOW_MS',
+        60 * 60_000,
+        'Window of both account-mail limits (1 h).',
+      ),
+    },
     ipv6Subnet: setting({
       env: 'RATE_LIMIT_IPV6_SUBNET',
       format: wholeNumber(32, 64),
@@ -357,6 +387,65 @@ export const settings = {
       format: url(['https:', 'http:']),
       unset: 'off',
       doc: 'A Pwned Passwords range API (`https://api.pwnedpasswords.com/range/`) also asked, by k-anonymity (5 hex of a SHA-1), whether a new password was breached; unreachable within 2 s: the password is accepted and a warning logged.',
+    }),
+  },
+  /** The account lifecycle: mailed links (verification, reset, email change) and their rules. */
+  account: {
+    /** The front end the mailed links open; it posts the link's token to the API. */
+    publicUrl: setting({
+      env: 'APP_PUBLIC_URL',
+      format: url(['https:', 'http:']),
+      // Production has no default: a link to localhost in a real user's mailbox is a bug.
+      default: { production: '', otherwise: 'http://localhost:3000' },
+      doc: "The front end's base URL that mailed links point to: `APP_PUBLIC_URL` + a link path + `?token=...` (see [Account lifecycle](#account-lifecycle)).",
+      production: requiredInProduction('mailed links must open your front end'),
+    }),
+    verifyEmailPath: setting({
+      env: 'ACCOUNT_VERIFY_EMAIL_PATH',
+      format: linkPath,
+      default: '/verify-email',
+      doc: 'Path of the email verification link, under `APP_PUBLIC_URL`.',
+    }),
+    resetPasswordPath: setting({
+      env: 'ACCOUNT_RESET_PASSWORD_PATH',
+      format: linkPath,
+      default: '/reset-password',
+      doc: 'Path of the password reset link, under `APP_PUBLIC_URL`.',
+    }),
+    confirmEmailPath: setting({
+      env: 'ACCOUNT_CONFIRM_EMAIL_PATH',
+      format: linkPath,
+      default: '/confirm-email',
+      doc: 'Path of the email change confirmation link (sent to the new address), under `APP_PUBLIC_URL`.',
+    }),
+    verificationTtlSeconds: setting({
+      env: 'EMAIL_VERIFICATION_TTL_SECONDS',
+      format: wholeNumber(60, 30 * 24 * 3600),
+      default: 24 * 3600,
+      doc: 'Lifetime of an email verification link (24 h).',
+    }),
+    resetTtlSeconds: setting({
+      env: 'PASSWORD_RESET_TTL_SECONDS',
+      format: wholeNumber(60, 24 * 3600),
+      default: 30 * 60,
+      doc: 'Lifetime of a password reset link (30 min).',
+    }),
+    emailChangeTtlSeconds: setting({
+      env: 'EMAIL_CHANGE_TTL_SECONDS',
+      format: wholeNumber(60, 7 * 24 * 3600),
+      default: 3600,
+      doc: 'Lifetime of an email change confirmation link (1 h: the change was just authorised with the password).',
+    }),
+    /**
+     * Production refuses unverified sign-ins: an address nobody confirmed may belong to someone
+     * else. Elsewhere there is often no mail catcher running, and a developer signs up and in
+     * without one.
+     */
+    allowUnverifiedSignIn: setting({
+      env: 'AUTH_ALLOW_UNVERIFIED_SIGN_IN',
+      format: bool,
+      default: { production: false, otherwise: true },
+      doc: 'Whether an account whose address is not confirmed yet can sign in. `false`: `register` answers without tokens (`verificationRequired: true`) and `login` answers 403 `EMAIL_NOT_VERIFIED` until the link is followed (a completed password reset confirms the address too).',
     }),
   },
   audit: {

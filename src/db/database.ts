@@ -32,6 +32,13 @@ export interface SqlRunner {
   query<Row>(statement: SqlStatement, values: readonly unknown[]): Promise<Row[]>;
 }
 
+/**
+ * Options of every interactive transaction (`prisma.$transaction(async (tx) => ...)`): wait up to
+ * 5 s for a connection and run up to 10 s (Prisma's defaults, 2 s and 5 s, turned a busy
+ * machine's queue for the embedded database's one connection into 503s).
+ */
+export const INTERACTIVE_TRANSACTION = { maxWait: 5_000, timeout: 10_000 } as const;
+
 /** The database a process talks to, whichever kind it is. */
 export interface Database {
   readonly prisma: PrismaClient;

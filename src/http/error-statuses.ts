@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { AccountErrorCode } from '../account/account.errors';
 import { AuthErrorCode } from '../auth/auth.errors';
 import { PasswordErrorCode } from '../auth/password.errors';
 import { CommonErrorCode } from '../errors/domain-error';
@@ -25,7 +26,8 @@ export const HttpErrorCode = {
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
 
 /** Every code the API can answer with. */
-export type ErrorCode = CommonErrorCode | HttpErrorCode | AuthErrorCode | PasswordErrorCode;
+export type ErrorCode =
+  CommonErrorCode | HttpErrorCode | AuthErrorCode | PasswordErrorCode | AccountErrorCode;
 
 interface ErrorStatus {
   status: number;
@@ -81,6 +83,11 @@ const ERROR_STATUSES = {
   [PasswordErrorCode.PASSWORD_TOO_COMMON]: { status: 400 },
   [PasswordErrorCode.PASSWORD_BREACHED]: { status: 400 },
   [PasswordErrorCode.PASSWORD_CHECKS_BUSY]: { status: 503, headers: { 'Retry-After': '1' } },
+
+  [AccountErrorCode.ACCOUNT_TOKEN_INVALID]: { status: 400 },
+  [AccountErrorCode.ACCOUNT_TOKEN_EXPIRED]: { status: 400 },
+  [AccountErrorCode.EMAIL_NOT_VERIFIED]: { status: 403 },
+  [AccountErrorCode.EMAIL_ALREADY_VERIFIED]: { status: 409 },
 } as const satisfies Record<ErrorCode, ErrorStatus>;
 
 const table: ReadonlyMap<string, ErrorStatus> = new Map(Object.entries(ERROR_STATUSES));

@@ -210,6 +210,7 @@ export const STACK_ERROR_CODES: readonly ErrorCode[] = [
 export const POLICY_ERROR_CODES: Readonly<Record<RateLimitPolicyName, readonly ErrorCode[]>> = {
   signIn: ['SIGN_IN_DELAYED', 'TOO_MANY_CONCURRENT_ATTEMPTS', 'PASSWORD_CHECKS_BUSY'],
   refresh: [],
+  accountMail: [],
 };
 
 /** Every code a route can answer with: its own, its authenticator's, its policies' and the stack's. */

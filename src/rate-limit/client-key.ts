@@ -21,7 +21,8 @@ export function emailFromBody(body: unknown): string | undefined {
 /**
  * The account a password-verifying request is about, as a rate-limit key: the authenticated
  * user on a `bearer` route (`change-password`, a re-authentication), else the email of the body
- * (`login`, `register`), or undefined when there is none. The email is hashed: Redis key
+ * (`login`, `register`), else the mailed token of the body (`password/reset`), or undefined
+ * when there is none. The email is hashed: Redis key
  * listings and memory dumps never show addresses, and a 100 kB "email" makes a key of fixed
  * size. An email and a user id are different keys for the same person: `login` is limited by
  * what it is given (an email that may not exist), `change-password` by who asks.
@@ -29,8 +30,20 @@ export function emailFromBody(body: unknown): string | undefined {
 export function accountKey(req: Request, caller: { userId: string } | undefined) {
   if (caller) return `user:${caller.userId}`;
   const email = emailFromBody(req.body);
-  if (email === undefined) return undefined;
-  return `email:${createHash('sha256').update(email).digest('base64url').slice(0, 22)}`;
+  if (email !== undefined) return `email:${digest(email)}`;
+  // A password reset names its account by the mailed token: an account has at most one live
+  // reset token (a newer one voids it), so the token is that account's key until it is spent.
+  const token = tokenFromBody(req.body);
+  return token === undefined ? undefined : `token:${digest(token)}`;
+}
+
+const digest = (value: string) =>
+  createHash('sha256').update(value).digest('base64url').slice(0, 22);
+
+function tokenFromBody(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const token = (body as { token?: unknown }).token;
+  return typeof token === 'string' && token !== '' ? token : undefined;
 }
 
 /**

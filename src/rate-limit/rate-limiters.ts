@@ -26,9 +26,12 @@ export interface RateLimitersDeps {
  * - `signIn`: every endpoint that verifies or sets a password (login, register, change-password
  *   and any re-authentication): per address, per (address, account), per account with a
  *   progressive delay, and a cap on the account's checks running at once;
- * - `refresh`: token refreshes, per address.
+ * - `refresh`: token refreshes, per address;
+ * - `accountMail`: endpoints that mail an account a link (forgot password, resend the
+ *   verification, email change): per address, and per account whatever the address, so nobody
+ *   can flood one mailbox.
  */
-export type RateLimitPolicyName = 'signIn' | 'refresh';
+export type RateLimitPolicyName = 'signIn' | 'refresh' | 'accountMail';
 
 /** The caller of an authenticated route, as far as limits care. */
 export interface LimitedCaller {
@@ -176,6 +179,7 @@ export function createRateLimiters({
         limiter('refresh', config.rateLimit.refresh, 'Too many token refreshes; try again later'),
       ],
     },
+    accountMail: accountMailPolicy(config.rateLimit.accountMail, limiter),
   };
   log.info(
     {
@@ -189,6 +193,7 @@ export function createRateLimiters({
         signInDelay: config.rateLimit.signInDelay,
         signInConcurrency: config.rateLimit.signInConcurrency,
         refresh: config.rateLimit.refresh,
+        accountMail: config.rateLimit.accountMail,
       },
     },
     STORE_DESCRIPTIONS[stores.kind],
@@ -203,6 +208,52 @@ export function createRateLimiters({
       stores.close();
       delay.close();
       await Promise.allSettled(created.map((store) => Promise.resolve(store.shutdown?.())));
+    },
+  };
+}
+
+/**
+ * The `accountMail` policy: a per-address count before the body is read, then a count per
+ * account alone (the body's email, or the authenticated user), across addresses. The account
+ * count is keyed by what the request names, never by whether it exists, so a refusal tells an
+ * unknown address from a known one no more than the reply does.
+ */
+function accountMailPolicy(
+  { limit, accountLimit, windowMs }: Config['rateLimit']['accountMail'],
+  limiter: (
+    name: string,
+    policy: RateLimitPolicy,
+    detail: string,
+    options?: Partial<Options>,
+  ) => RequestHandler,
+): RouteRateLimit {
+  const rejection = new DomainError(
+    HttpErrorCode.RATE_LIMITED,
+    'Too many emails requested for this account; try again later',
+  );
+  const perAccount = limiter(
+    'account-mail-account',
+    { limit: accountLimit, windowMs },
+    'Too many emails requested for this account; try again later',
+    {
+      keyGenerator: (_req, res) => String(res.locals[ACCOUNT_LOCAL]),
+      handler: (_req, _res, next) => next(rejection),
+    },
+  );
+  return {
+    early: [
+      limiter(
+        'account-mail',
+        { limit, windowMs },
+        'Too many account emails requested from this address; try again later',
+      ),
+    ],
+    async account(req, res, caller) {
+      const account = accountKey(req, caller);
+      if (account === undefined) return () => {};
+      res.locals[ACCOUNT_LOCAL] = account;
+      await runLimiter(perAccount, req, res);
+      return () => {};
     },
   };
 }

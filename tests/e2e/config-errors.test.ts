@@ -5,6 +5,7 @@ const STRONG_B = 'Qp7Lm'.repeat(10);
 const production = {
   NODE_ENV: 'production',
   DATABASE_URL: 'postgresql://app@127.0.0.1:1/app',
+  APP_PUBLIC_URL: 'https://app.example.com',
   JWT_ACCESS_SECRET: STRONG_A,
   JWT_REFRESH_SECRET: STRONG_B,
   SMTP_URL: 'smtp://127.0.0.1:1',
@@ -25,6 +26,7 @@ describe('the server refuses an unsafe production configuration', () => {
       expect.stringMatching(/^config error: DATABASE_URL: is required in production/),
       'config error: JWT_ACCESS_SECRET: is required in production',
       'config error: JWT_REFRESH_SECRET: is required in production',
+      expect.stringMatching(/^config error: APP_PUBLIC_URL: is required in production/),
       expect.stringMatching(/^config error: MAIL_FROM: is required in production/),
       expect.stringMatching(
         /^config error: SMTP_URL: is required in production \(or MAIL_TRANSPORT=log/,

@@ -95,6 +95,9 @@ export async function startDeployEnvironment(): Promise<DeployEnvironment> {
     RATE_LIMIT_AUTH_EMAIL_MAX: '1000000',
     RATE_LIMIT_REFRESH_MAX: '1000000',
     SHUTDOWN_DRAIN_DELAY_MS: '0',
+    APP_PUBLIC_URL: 'https://app.example.test',
+    // The load signs accounts up and uses their tokens at once: nobody follows a mailed link here.
+    AUTH_ALLOW_UNVERIFIED_SIGN_IN: 'true',
     // Production needs a way out for mail; these tests send none worth reading.
     MAIL_TRANSPORT: 'log',
     MAIL_FROM: 'Deploy Test <no-reply@example.com>',

@@ -29,6 +29,7 @@ function problemsOf(env: Record<string, string>): readonly string[] {
 const production = {
   NODE_ENV: 'production',
   DATABASE_URL: 'postgresql://app@db:5432/app',
+  APP_PUBLIC_URL: 'https://app.example.com',
   JWT_ACCESS_SECRET: STRONG_A,
   JWT_REFRESH_SECRET: STRONG_B,
   SMTP_URL: 'smtps://app:secret@smtp.example.com:465',
@@ -262,12 +263,13 @@ describe('production secrets', () => {
     expect(load({}).config.apiDocs.enabled).toBe(true);
   });
 
-  it('requires DATABASE_URL and both secrets, listing each missing one', () => {
+  it('requires DATABASE_URL, both secrets and APP_PUBLIC_URL, listing each missing one', () => {
     const problems = problemsOf({ NODE_ENV: 'production' });
     expect(problems).toEqual([
       expect.stringMatching(/^DATABASE_URL: is required in production/),
       'JWT_ACCESS_SECRET: is required in production',
       'JWT_REFRESH_SECRET: is required in production',
+      expect.stringMatching(/^APP_PUBLIC_URL: is required in production/),
       expect.stringMatching(/^MAIL_FROM: is required in production/),
       expect.stringMatching(/^SMTP_URL: is required in production \(or MAIL_TRANSPORT=log/),
     ]);
@@ -299,6 +301,44 @@ describe('production secrets', () => {
       }
     },
   );
+});
+
+describe('account lifecycle settings', () => {
+  it('lets unconfirmed addresses sign in outside production only, unless told otherwise', () => {
+    expect(load({}).config.account.allowUnverifiedSignIn).toBe(true);
+    expect(load(production).config.account.allowUnverifiedSignIn).toBe(false);
+    expect(
+      load({ ...production, AUTH_ALLOW_UNVERIFIED_SIGN_IN: 'true' }).config.account
+        .allowUnverifiedSignIn,
+    ).toBe(true);
+  });
+
+  it('points links at a local front end in development, with 24 h, 30 min and 1 h lifetimes', () => {
+    expect(load({}).config.account).toMatchObject({
+      publicUrl: 'http://localhost:3000',
+      verifyEmailPath: '/verify-email',
+      resetPasswordPath: '/reset-password',
+      confirmEmailPath: '/confirm-email',
+      verificationTtlSeconds: 86_400,
+      resetTtlSeconds: 1_800,
+      emailChangeTtlSeconds: 3_600,
+    });
+  });
+
+  it.each(['reset', 'https://x.example/reset', '/reset?x=1', '/reset#top'])(
+    'refuses the link path %s (a path under APP_PUBLIC_URL, no query or fragment)',
+    (value) => {
+      expect(problemsOf({ ACCOUNT_RESET_PASSWORD_PATH: value })).toEqual([
+        expect.stringMatching(/^ACCOUNT_RESET_PASSWORD_PATH: must be a path starting with \//),
+      ]);
+    },
+  );
+
+  it('refuses an APP_PUBLIC_URL that is not an http(s) URL', () => {
+    expect(problemsOf({ APP_PUBLIC_URL: 'ftp://app.example.com' })).toEqual([
+      expect.stringMatching(/^APP_PUBLIC_URL: must be a URL/),
+    ]);
+  });
 });
 
 describe('development secrets', () => {

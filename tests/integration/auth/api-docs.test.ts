@@ -23,6 +23,12 @@ describe('API documentation', () => {
         '/api/auth/register',
         '/api/auth/sessions',
         '/api/auth/sessions/{id}',
+        '/api/auth/verify-email',
+        '/api/auth/verify-email/resend',
+        '/api/auth/password/forgot',
+        '/api/auth/password/reset',
+        '/api/auth/email/change',
+        '/api/auth/email/confirm',
       ].sort(),
     );
     const register =
