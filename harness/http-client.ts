@@ -52,8 +52,16 @@ export function request(
 ): Promise<Reply> {
   const start = performance.now();
   const payload = json === undefined ? body : JSON.stringify(json);
+  // Content-Length said outright: for a DELETE, node:http sends a body given to `end()` with
+  // neither it nor chunked encoding, and the server then reads the body as the next request.
   const allHeaders =
-    payload === undefined ? headers : { 'Content-Type': 'application/json', ...headers };
+    payload === undefined
+      ? headers
+      : {
+          'Content-Type': 'application/json',
+          'Content-Length': String(Buffer.byteLength(payload)),
+          ...headers,
+        };
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
