@@ -90,6 +90,31 @@ describe('docker-compose.yml (development) on a real Docker engine', () => {
     expect(ui.headers['content-type']).toMatch(/text\/html/);
   });
 
+  it("delivers the API's mail to the catcher: a registration's verification message", async () => {
+    const account = await register(baseUrl, { label: 'container-mail' });
+    await eventually(caughtRecipients, {
+      describe: `the verification message to ${account.email} in the mail catcher`,
+      timeoutMs: 60_000,
+      until: (recipients) => recipients.includes(account.email),
+    });
+  });
+
+  /**
+   * Whom the catcher has mail for, through its HTTP API: Mailpit's, or maildev's when the tier
+   * runs the stand-in (see container.global-setup.ts).
+   */
+  async function caughtRecipients(): Promise<string[]> {
+    const mailpit = await request(`${mailUiUrl}/api/v1/messages`);
+    if (mailpit.status === 200) {
+      const { messages } = mailpit.body as { messages: Array<{ To: Array<{ Address: string }> }> };
+      return messages.flatMap((message) => message.To.map((to) => to.Address));
+    }
+    const maildev = await request(`${mailUiUrl}/email`);
+    return (maildev.body as Array<{ to: Array<{ address: string }> }>).flatMap((message) =>
+      message.to.map((to) => to.address),
+    );
+  }
+
   it('takes the client address from nginx, not from a header the client forged', async () => {
     // Loopback may read the metrics: a client that could pass for 127.0.0.1 would get them.
     const forged = await request(`${baseUrl}/health/metrics`, {
