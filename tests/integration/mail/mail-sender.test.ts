@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { eventually } from '../../../harness/eventually';
 import { freePort } from '../../../harness/ports';
@@ -308,5 +309,45 @@ describe('the development outbox (no SMTP_URL)', () => {
     expect(eml).toContain(`To: ${message.to}`);
     expect(eml).toContain('From: Express Template <no-reply@localhost>');
     expect(eml).toContain(link);
+  });
+});
+
+describe('the outbox sender at shutdown', () => {
+  let t: TestApp;
+  let stalled: net.Server;
+  const connections: net.Socket[] = [];
+
+  beforeAll(async () => {
+    // A server that accepts connections and never greets: a send stays in flight until the
+    // greeting timeout (MAIL_SEND_TIMEOUT_MS) ends it.
+    stalled = net.createServer((socket) => connections.push(socket));
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const { port } = stalled.address() as net.AddressInfo;
+    t = await createTestApp({
+      SMTP_URL: `smtp://127.0.0.1:${port}`,
+      MAIL_SEND_TIMEOUT_MS: '2000',
+      ...NO_POLL,
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    for (const socket of connections) socket.destroy();
+    await new Promise((resolve) => stalled?.close(resolve));
+  });
+
+  it('waits for the message in flight: its attempt is recorded before stop() resolves', async () => {
+    const messageId = await enqueueMail(
+      t.db.prisma,
+      mail({ kind: 'test-shutdown' }),
+      'example.com',
+    );
+    t.root.mailSender.wake();
+    await eventually(() => connections.length > 0, { describe: 'the send to be in flight' });
+
+    await t.root.mailSender.stop();
+    // Recorded for a retry (by this process's successor, or any replica), not lost mid-air.
+    const after = await row(t, messageId);
+    expect(after).toMatchObject({ status: 'pending', attempts: 1 });
+    expect(after.lastError).toMatch(/greeting|timeout/i);
   });
 });
