@@ -128,7 +128,7 @@ describe('the outbox sender, to a real SMTP server', () => {
       }
       await eventually(
         () => t.db.prisma.mailMessage.count({ where: { messageId: { in: ids }, status: 'sent' } }),
-        { describe: 'all 20 messages sent', until: (sent) => sent === 20 },
+        { describe: 'all 20 messages sent', timeoutMs: 90_000, until: (sent) => sent === 20 },
       );
       const received = (await smtp.messages()).filter((m) => ids.includes(m.messageId));
       expect(received.map((m) => m.messageId).sort()).toEqual([...ids].sort());
