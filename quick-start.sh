@@ -47,6 +47,9 @@ Commands:
                             a Docker engine when none answers and ../shared/docker-offline/engine.sh
                             is there, then run every test tier (pnpm test:all [args])
   bench                     Run the benchmarks (pnpm bench)
+  mail                      A local mail catcher without Docker (maildev): prints the SMTP_URL
+                            to give the app and the web UI's address (MAIL_CATCHER_SMTP_PORT,
+                            MAIL_CATCHER_WEB_PORT: 1025 and 8025 by default)
   help                      Show this help
 
 Without a command, and with a terminal on stdin, shows a menu.
@@ -170,6 +173,11 @@ cmd_dev() {
   else
     say "Rate limiter: in memory; set REDIS_URL (environment or .env) to use Redis"
   fi
+  if [ -n "${SMTP_URL:-}" ]; then
+    say "Mail: sent through SMTP_URL"
+  else
+    say "Mail: written to .data/outbox/ (one log line each, with its links); set SMTP_URL, e.g. to './quick-start.sh mail' in another terminal"
+  fi
   say "Starting the development server (pnpm dev, reloads on change): http://localhost:${port}/health/live"
   exec "${PNPM[@]}" dev
 }
@@ -287,6 +295,16 @@ cmd_test() {
   return "$status"
 }
 
+# Mailpit's ports, so the address is the same as with docker-compose.yml's mail catcher.
+cmd_mail() {
+  ensure_deps
+  local smtp_port="${MAIL_CATCHER_SMTP_PORT:-1025}" web_port="${MAIL_CATCHER_WEB_PORT:-8025}"
+  say "Starting a local mail catcher (maildev, a development dependency): it keeps and shows every message, delivers none"
+  say "  Give the app:  SMTP_URL=smtp://127.0.0.1:${smtp_port}   (in .env, or: SMTP_URL=smtp://127.0.0.1:${smtp_port} ./quick-start.sh dev)"
+  say "  Read mail at:  http://127.0.0.1:${web_port}"
+  exec node node_modules/maildev/bin/maildev --ip 127.0.0.1 --smtp "$smtp_port" --web "$web_port"
+}
+
 cmd_bench() {
   ensure_deps
   say "Running the benchmarks (pnpm bench)"
@@ -307,6 +325,7 @@ run_command() {
     migrate) cmd_migrate ;;
     test) cmd_test "$@" ;;
     bench) cmd_bench ;;
+    mail) cmd_mail ;;
     help | -h | --help) usage ;;
     *)
       printf 'quick-start: unknown command: %s\n\n' "$cmd" >&2
@@ -332,9 +351,10 @@ What do you want to run?
   8) Apply database migrations
   9) Run tests (every tier)
  10) Benchmark
- 11) Quit
+ 11) Local mail catcher (SMTP + web UI, no Docker)
+ 12) Quit
 EOF
-    if ! read -r -p 'Choice [1-11]: ' choice; then
+    if ! read -r -p 'Choice [1-12]: ' choice; then
       echo
       exit 0
     fi
@@ -349,9 +369,10 @@ EOF
       8) run_command migrate ;;
       9) run_command test ;;
       10) run_command bench ;;
-      11 | q | Q) exit 0 ;;
+      11) run_command mail ;;
+      12 | q | Q) exit 0 ;;
       *)
-        echo "Please enter a number from 1 to 11."
+        echo "Please enter a number from 1 to 12."
         continue
         ;;
     esac

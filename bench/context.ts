@@ -117,6 +117,10 @@ export function createContext(
       // reply, so 32 at once would otherwise reach the delay's threshold of attempts in flight.
       SIGN_IN_CONCURRENCY_PER_ACCOUNT: '1000',
       SIGN_IN_DELAY_AFTER_FAILURES: '1000000000',
+      // Mail (a registration's verification message) goes to the log: production needs a way
+      // out for it, and the bench measures the API, not an SMTP server.
+      MAIL_TRANSPORT: 'log',
+      MAIL_FROM: 'Bench <no-reply@example.com>',
       ...(config.databaseUrl
         ? {
             DATABASE_URL: config.databaseUrl,

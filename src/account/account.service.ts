@@ -40,6 +40,11 @@ export interface AccountServiceDeps {
    * lookup: see {@link AccountService.forgotPassword}). Rejections are the runner's to log.
    */
   runAfterReply: (what: string, work: () => Promise<void>) => void;
+  /**
+   * Called once a transaction that queued mail has committed: wakes the outbox sender, so the
+   * message goes out now rather than at its next poll.
+   */
+  mailQueued?: () => void;
   logger: Logger;
   now?: () => Date;
 }
@@ -64,13 +69,29 @@ export function createAccountService({
   links,
   allowUnverifiedSignIn,
   runAfterReply,
+  mailQueued = () => {},
   logger,
   now = () => new Date(),
 }: AccountServiceDeps) {
   const link = (path: string, token: string) =>
     `${links.publicUrl.replace(/\/+$/, '')}${path}?token=${token}`;
   const expiry = (at: Date, seconds: number) => new Date(at.getTime() + seconds * 1000);
-  const queue = (tx: AccountTx, mail: OutgoingMail) => enqueueMail(tx, mail, mailDomain);
+  const queuedIn = new WeakSet<AccountTx>();
+  const queue = (tx: AccountTx, mail: OutgoingMail) => {
+    queuedIn.add(tx);
+    return enqueueMail(tx, mail, mailDomain);
+  };
+  /** One transaction (see the repository); once it has committed, wakes the sender if it queued mail. */
+  async function transaction<T>(work: (tx: AccountTx) => Promise<T>): Promise<T> {
+    let queued = false;
+    const result = await repository.transaction(async (tx) => {
+      const value = await work(tx);
+      queued = queuedIn.has(tx);
+      return value;
+    });
+    if (queued) mailQueued();
+    return result;
+  }
 
   /** Issues a verification link for `user` (voiding older ones) and queues its mail. */
   async function issueVerification(tx: AccountTx, user: { id: string; email: string }, at: Date) {
@@ -155,6 +176,8 @@ export function createAccountService({
   /** What auth's own flows (register, change-password) do with the lifecycle. */
   const authHooks: AuthLifecycleHooks = {
     allowUnverifiedSignIn,
+    // Both hooks queue a message.
+    committed: mailQueued,
     async registered(tx, user, request) {
       await issueVerification(tx, user, now());
       await audit.record(
@@ -196,7 +219,7 @@ export function createAccountService({
         }
         const at = now();
         const { token, hash } = newAccountToken();
-        await repository.transaction(async (tx) => {
+        await transaction(async (tx) => {
           // Locked first: of two concurrent requests, the later one voids the earlier's link.
           const user = await repository.lockUser(tx, found.id);
           if (!user) return;
@@ -237,7 +260,7 @@ export function createAccountService({
       await passwordPolicy.assertAcceptable(input.newPassword);
       const passwordHash = await passwords.hash(input.newPassword);
       const at = now();
-      await repository.transaction(async (tx) => {
+      await transaction(async (tx) => {
         const { user } = await spend(tx, TokenPurpose.PASSWORD_RESET, owner, at);
         await repository.setPasswordHash(tx, user.id, passwordHash, user.emailVerifiedAt ?? at);
         await repository.voidTokens(tx, user.id, [TokenPurpose.PASSWORD_RESET], at);
@@ -259,7 +282,7 @@ export function createAccountService({
     async verifyEmail(token: string, request: RequestMeta): Promise<void> {
       const owner = await tokenOwner(TokenPurpose.VERIFY_EMAIL, token, now());
       const at = now();
-      await repository.transaction(async (tx) => {
+      await transaction(async (tx) => {
         const { user } = await spend(tx, TokenPurpose.VERIFY_EMAIL, owner, at);
         await repository.voidTokens(tx, user.id, [TokenPurpose.VERIFY_EMAIL], at);
         if (user.emailVerifiedAt !== null) return;
@@ -280,7 +303,7 @@ export function createAccountService({
     /** Mails a new verification link (the older ones stop working). */
     async resendVerification(caller: AccessClaims): Promise<void> {
       const at = now();
-      await repository.transaction(async (tx) => {
+      await transaction(async (tx) => {
         const user = await repository.lockUser(tx, caller.userId);
         if (!user) throw accountGone();
         if (user.emailVerifiedAt !== null) {
@@ -317,7 +340,7 @@ export function createAccountService({
       }
       const at = now();
       const { token, hash } = newAccountToken();
-      await repository.transaction(async (tx) => {
+      await transaction(async (tx) => {
         const user = await repository.lockUser(tx, caller.userId);
         if (!user) throw accountGone();
         await repository.issueToken(
@@ -358,7 +381,7 @@ export function createAccountService({
     async confirmEmailChange(token: string, request: RequestMeta): Promise<void> {
       const owner = await tokenOwner(TokenPurpose.EMAIL_CHANGE, token, now());
       const at = now();
-      await repository.transaction(async (tx) => {
+      await transaction(async (tx) => {
         const { user, spent } = await spend(tx, TokenPurpose.EMAIL_CHANGE, owner, at);
         if (!spent.newEmail) throw tokenSpentMeanwhile();
         // The unique index decides a race for the address: EMAIL_TAKEN, and nothing committed.
@@ -392,7 +415,7 @@ export function createAccountService({
      */
     async deleteAccount(caller: AccessClaims, password: string, request: RequestMeta) {
       await reauthenticate(caller.userId, password);
-      await repository.transaction(async (tx) => {
+      await transaction(async (tx) => {
         const user = await repository.lockUser(tx, caller.userId, true);
         if (!user) throw accountGone();
         await queue(tx, mails.accountDeleted(user.email));

@@ -31,6 +31,8 @@ export interface AuthLifecycleHooks {
     user: PublicUser,
     context: { sessionId: string; request: RequestMeta },
   ): Promise<void>;
+  /** After either transaction has committed: what it queued can be sent now. */
+  committed?(): void;
 }
 
 /** A registration that must confirm its address before it may sign in: no tokens. */
@@ -159,6 +161,7 @@ export function createAuthService({
       const account = { id: userId, email: input.email, name: input.name, passwordHash };
       if (!allowUnverifiedSignIn) {
         const user = await repository.createUserWithSession(account, null, registered);
+        lifecycle?.committed?.();
         return { user, verificationRequired: true };
       }
       const { at, sessionId, expiresAt } = newSession();
@@ -169,6 +172,7 @@ export function createAuthService({
         { id: sessionId, userAgent: client.userAgent, ip: client.ip, expiresAt, token: row },
         registered,
       );
+      lifecycle?.committed?.();
       return { user, ...issued };
     },
 
@@ -382,6 +386,7 @@ export function createAuthService({
           ((tx, changed) =>
             lifecycle.passwordChanged(tx, changed, { sessionId: auth.sessionId, request: client })),
       );
+      lifecycle?.committed?.();
     },
 
     async listSessions(auth: AccessClaims): Promise<Array<ActiveSession & { current: boolean }>> {

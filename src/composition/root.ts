@@ -30,6 +30,11 @@ import type { StatusProvider } from '../health/status-provider';
 import { createInFlightHandlers, type InFlightHandlers } from '../http/in-flight';
 import type { Authenticator, Feature } from '../http/route';
 import { createLogger, type Logger } from '../logger';
+import { createMailMetrics } from '../mail/mail-metrics';
+import { messageIdDomain } from '../mail/mail-outbox';
+import { createMailOutboxRepository } from '../mail/mail-outbox.repository';
+import { startMailSender, type MailSender } from '../mail/mail-sender';
+import { createMailTransport } from '../mail/mail-transport';
 import { startEventLoopMonitor } from '../metrics/event-loop-monitor';
 import { monitorMemoryIfEnabled } from '../metrics/memory-monitor';
 import type { MetricsView } from '../metrics/metric-names';
@@ -75,6 +80,8 @@ export interface Services {
   readonly limits: RateLimiters;
   /** The audit log's writer (`AUDIT_ENABLED`). */
   readonly audit: AuditLog;
+  /** This process's outbox sender: `wake()` it once a transaction that queued mail commits. */
+  readonly mailSender: MailSender;
   readonly readiness: () => Promise<Readiness>;
   /** Components that report their state in `/health/metrics`, each under its name. */
   readonly statusProviders: readonly StatusProvider[];
@@ -208,6 +215,27 @@ export async function composeServer(
     intervalMs: config.audit.purgeIntervalMs,
   });
   closers.add('audit purge', stopAuditPurge);
+
+  // Every server process sends what the outbox holds: each replica, each cluster worker.
+  const mailTransport = createMailTransport(config, logger);
+  closers.add('mail transport', () => mailTransport.close());
+  const mailOutbox = createMailOutboxRepository(db);
+  const mailSender = startMailSender({
+    outbox: mailOutbox,
+    transport: mailTransport,
+    metrics: createMailMetrics(metrics.registry, mailOutbox),
+    logger,
+    pollIntervalMs: config.mail.pollIntervalMs,
+    maxAttempts: config.mail.maxAttempts,
+    retryBaseMs: config.mail.retryBaseMs,
+    retryMaxMs: config.mail.retryMaxMs,
+    // Past every timeout of one send (connection, greeting, then inactivity), so a live process
+    // is never overtaken by a replica re-sending what it still sends.
+    leaseMs: 3 * config.mail.sendTimeoutMs,
+  });
+  // Closed before the transport and the database (last opened, first closed); an in-flight send
+  // gets the shutdown timeout to finish, then its lease covers it.
+  closers.add('mail sender', () => mailSender.stop());
   const tokens = new TokenService(config.jwt);
   const authRepository = createAuthRepository(db, readReplica ?? primaryReads(db.prisma));
   const passwords = (options.wrapPasswordHasher ?? ((hasher) => hasher))(
@@ -230,7 +258,8 @@ export async function composeServer(
     passwordPolicy,
     audit,
     mails: accountMails(appHost),
-    mailDomain: appHost,
+    // Message-IDs in the domain the mail comes from (MAIL_FROM's).
+    mailDomain: messageIdDomain(config.mail.from),
     links: config.account,
     allowUnverifiedSignIn: config.account.allowUnverifiedSignIn,
     // Started on the next turn of the event loop, once the reply is written; counted with the
@@ -242,6 +271,8 @@ export async function composeServer(
           logger.error({ err: error }, `${what} failed`);
         });
     },
+    // The request does not wait for SMTP: the sender takes it from here.
+    mailQueued: () => mailSender.wake(),
     logger,
   });
   const auth = createAuthService({
@@ -272,6 +303,7 @@ export async function composeServer(
     metricsView,
     limits,
     audit,
+    mailSender,
     readiness,
     statusProviders: [
       { name: 'rateLimit', state: limits.state },

@@ -112,3 +112,16 @@ export const hostPortList = optionalString
     }
     return parsed;
   });
+
+/**
+ * One mailbox as a `From` header writes it: `no-reply@example.com` or
+ * `Example App <no-reply@example.com>`; unset when blank.
+ */
+export const mailbox = optionalString.refine(
+  (value) =>
+    value === undefined || /^(?:[^<>@\r\n]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/.test(value),
+  {
+    message:
+      'must be an address (no-reply@example.com) or a name and an address (Example <no-reply@example.com>)',
+  },
+);

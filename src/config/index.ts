@@ -8,6 +8,7 @@ export {
   type Config,
   type LoadConfigOptions,
   type LoadedConfig,
+  type MailTransportKind,
   type RateLimitPolicy,
 } from './load-config';
 export { LOOPBACK_ONLY, PLACEHOLDER_SECRETS } from './settings';

@@ -29,7 +29,12 @@ export type Config = Declared & {
   };
   /** Always set: outside production, missing secrets are generated once per machine. */
   readonly jwt: { readonly accessSecret: string; readonly refreshSecret: string };
+  /** Always set: `MAIL_TRANSPORT`, or what `SMTP_URL` implies. */
+  readonly mail: { readonly transport: MailTransportKind };
 };
+
+/** How mail leaves the process (see the `MAIL_TRANSPORT` setting). */
+export type MailTransportKind = NonNullable<Declared['mail']['transport']>;
 
 /** What loading produced: the config plus warnings to log once a logger exists. */
 export interface LoadedConfig {
@@ -66,6 +71,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     ...redisProblems(values.redis),
     ...readReplicaProblems(values.database),
     ...(isProduction ? productionProblems(read.readings, values.jwt) : []),
+    ...mailProblems(values.mail, isProduction),
   ];
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -82,6 +88,12 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     );
   }
 
+  if (isProduction && values.mail.transport === 'log') {
+    warnings.push(
+      `${settings.mail.transport.env}=log: no mail leaves this process; each message, links included, is written to the log only.`,
+    );
+  }
+
   const { env: environment, ...rest } = values;
   const config: Config = {
     env: environment,
@@ -92,6 +104,10 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       authEmail: { ...values.rateLimit.authEmail, windowMs: values.rateLimit.auth.windowMs },
     },
     jwt: { ...values.jwt, accessSecret, refreshSecret },
+    mail: {
+      ...values.mail,
+      transport: values.mail.transport ?? (values.mail.smtpUrl ? 'smtp' : 'outbox'),
+    },
     metrics: {
       ...values.metrics,
       // Metrics describe internals (versions, memory, traffic): with no restriction configured
@@ -132,6 +148,29 @@ function redisProblems({ url, sentinels, password }: Declared['redis']): string[
   if (url && password) {
     return [
       `${passwordSetting.env}: applies to ${sentinelsSetting.env}; with ${urlSetting.env}, put the password in the URL (redis://:password@host:6379)`,
+    ];
+  }
+  return [];
+}
+
+/**
+ * Mail must have a way out: SMTP needs its URL, and production sends through SMTP unless log-only
+ * mail is chosen by name. The development outbox writes files to the local disk, which a
+ * production container may not have, and nobody would read them there.
+ */
+function mailProblems({ transport, smtpUrl }: Declared['mail'], isProduction: boolean): string[] {
+  const { transport: transportSetting, smtpUrl: urlSetting } = settings.mail;
+  if (transport === 'smtp' && !smtpUrl)
+    return [`${transportSetting.env}: smtp needs ${urlSetting.env}`];
+  if (!isProduction) return [];
+  if (transport === 'outbox') {
+    return [
+      `${transportSetting.env}: outbox is for development; in production set ${urlSetting.env}, or ${transportSetting.env}=log to accept mail that only reaches the log`,
+    ];
+  }
+  if (!smtpUrl && transport !== 'log') {
+    return [
+      `${urlSetting.env}: is required in production (or ${transportSetting.env}=log to accept mail that only reaches the log)`,
     ];
   }
   return [];

@@ -5,6 +5,7 @@ import {
   bool,
   hostPortList,
   ipRangeList,
+  mailbox,
   originList,
   MAX_TIMER_MS,
   optionalString,
@@ -616,6 +617,67 @@ export const settings = {
       format: wholeNumber(100, MAX_TIMER_MS),
       default: 10_000,
       doc: 'Event-loop delay and utilisation in metrics describe the last complete window of this length (>= 100).',
+    }),
+  },
+  /**
+   * Outgoing mail: how it leaves (`transport`, `smtpUrl`), who it is from, and how the outbox
+   * sender (mail/mail-sender.ts) claims, sends and retries the rows of `mail_outbox`.
+   */
+  mail: {
+    /** `undefined`: SMTP when `smtpUrl` is set, else the development outbox (see loadConfig). */
+    transport: setting({
+      env: 'MAIL_TRANSPORT',
+      format: z.enum(['smtp', 'outbox', 'log'], { message: 'must be smtp, outbox or log' }),
+      unset: '`smtp` with `SMTP_URL`, else `outbox`',
+      doc: '`smtp`: send through `SMTP_URL`. `outbox` (development): one log line per message with its links, and an `.eml` file under `DATA_DIR/outbox/`. `log`: the log line only; the explicit way to run production without SMTP (links in the log are credentials). See [Mail](#mail).',
+    }),
+    smtpUrl: setting({
+      env: 'SMTP_URL',
+      format: url(['smtp:', 'smtps:']),
+      unset: 'no SMTP',
+      doc: '`smtp://user:pass@host:587` (STARTTLS when offered; `?requireTLS=true` insists) or `smtps://user:pass@host:465` (TLS from the start).',
+      // Checked by loadConfig, which also sees MAIL_TRANSPORT.
+      production: {
+        doc: '**Required in production** unless `MAIL_TRANSPORT=log`.',
+        check: () => [],
+      },
+    }),
+    from: setting({
+      env: 'MAIL_FROM',
+      format: mailbox,
+      default: { production: '', otherwise: 'Express Template <no-reply@localhost>' },
+      doc: 'The `From` of every message; its domain ends each `Message-ID`.',
+      production: requiredInProduction('receiving servers refuse mail from a made-up domain'),
+    }),
+    pollIntervalMs: setting({
+      env: 'MAIL_POLL_INTERVAL_MS',
+      format: wholeNumber(0, MAX_TIMER_MS),
+      default: 1_000,
+      doc: 'How often each process looks for due messages (a message queued by this process is sent at once; this is the backstop for retries and other replicas). `0`: this process sends no mail.',
+    }),
+    maxAttempts: setting({
+      env: 'MAIL_MAX_ATTEMPTS',
+      format: wholeNumber(1, 100),
+      default: 12,
+      doc: 'Send attempts before a message is marked `failed` (with the defaults, retries span about 50 minutes).',
+    }),
+    retryBaseMs: setting({
+      env: 'MAIL_RETRY_BASE_MS',
+      format: wholeNumber(10, MAX_TIMER_MS),
+      default: 5_000,
+      doc: 'The wait after the first failed attempt; it doubles with each further one (with jitter), up to `MAIL_RETRY_MAX_MS`.',
+    }),
+    retryMaxMs: setting({
+      env: 'MAIL_RETRY_MAX_MS',
+      format: wholeNumber(10, MAX_TIMER_MS),
+      default: 10 * 60_000,
+      doc: 'The longest wait between two attempts (10 min).',
+    }),
+    sendTimeoutMs: setting({
+      env: 'MAIL_SEND_TIMEOUT_MS',
+      format: wholeNumber(1_000, 10 * 60_000),
+      default: 30_000,
+      doc: 'SMTP connection, greeting and inactivity timeout. A claimed message is leased for 3x this: if its process dies mid-send, another sends it once the lease is over.',
     }),
   },
   metrics: {

@@ -42,3 +42,12 @@ export async function enqueueMail(
   });
   return messageId;
 }
+
+/**
+ * The domain that ends each Message-ID: `MAIL_FROM`'s (`Example <no-reply@example.com>` ->
+ * `example.com`), so receivers see IDs of the domain the mail claims to come from.
+ */
+export function messageIdDomain(from: string): string {
+  const address = /<([^>]+)>\s*$/.exec(from)?.[1] ?? from;
+  return address.slice(address.lastIndexOf('@') + 1).trim() || 'localhost';
+}

@@ -18,6 +18,10 @@ export const METRIC = {
   heapTotal: 'nodejs_heap_size_total_bytes',
   external: 'nodejs_external_memory_bytes',
   securityEvents: 'app_security_events_total',
+  mailSent: 'mail_sent_total',
+  mailFailed: 'mail_failed_total',
+  mailSendErrors: 'mail_send_errors_total',
+  mailOutbox: 'mail_outbox_messages',
 } as const;
 
 /** prom-client's JSON form of a registry (`registry.getMetricsAsJSON()`), plain and serialisable. */

@@ -17,11 +17,18 @@ describe('docker-compose.yml (development) on a real Docker engine', () => {
   let project: ComposeProject;
   let baseUrl: string;
   let postgresPort: number;
+  let mailUiUrl: string;
 
   beforeAll(async () => {
     const tmp = makeTempDir('container-dev-');
-    const [httpPort, pgPort, redisPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const [httpPort, pgPort, redisPort, mailUiPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     postgresPort = pgPort;
+    mailUiUrl = `http://127.0.0.1:${mailUiPort}`;
     baseUrl = `http://127.0.0.1:${httpPort}`;
     const envFile = path.join(tmp, 'compose.env');
     writeEnvFile(envFile, {
@@ -30,6 +37,7 @@ describe('docker-compose.yml (development) on a real Docker engine', () => {
       HTTP_PORT: String(httpPort),
       POSTGRES_HOST_PORT: String(pgPort),
       REDIS_HOST_PORT: String(redisPort),
+      MAIL_UI_PORT: String(mailUiPort),
     });
     project = new ComposeProject(
       'dev',
@@ -53,9 +61,9 @@ describe('docker-compose.yml (development) on a real Docker engine', () => {
     expect(account.accessToken).toEqual(expect.any(String));
   });
 
-  it('publishes only nginx and the databases, and only on 127.0.0.1; the API not at all', async () => {
+  it('publishes only nginx, the databases and the mail UI, and only on 127.0.0.1; the API not at all', async () => {
     const published: Record<string, string[]> = {};
-    for (const service of ['api', 'nginx', 'postgres', 'redis']) {
+    for (const service of ['api', 'nginx', 'postgres', 'redis', 'mailpit']) {
       const [id] = await project.containers(service);
       const bindings = JSON.parse(
         await docker(['inspect', '-f', '{{json .HostConfig.PortBindings}}', id!]),
@@ -69,9 +77,43 @@ describe('docker-compose.yml (development) on a real Docker engine', () => {
       nginx: [baseUrl.replace('http://', '')],
       postgres: [`127.0.0.1:${postgresPort}`],
       redis: [expect.stringMatching(/^127\.0\.0\.1:\d+$/)],
+      mailpit: [mailUiUrl.replace('http://', '')],
     });
     expect(await tryConnect(postgresPort)).toBe('connected');
   });
+
+  it("serves the mail catcher's web UI on 127.0.0.1", async () => {
+    const ui = await eventually(() => request(mailUiUrl), {
+      describe: 'the mail UI to answer',
+      until: (reply) => reply.status === 200,
+    });
+    expect(ui.headers['content-type']).toMatch(/text\/html/);
+  });
+
+  it("delivers the API's mail to the catcher: a registration's verification message", async () => {
+    const account = await register(baseUrl, { label: 'container-mail' });
+    await eventually(caughtRecipients, {
+      describe: `the verification message to ${account.email} in the mail catcher`,
+      timeoutMs: 60_000,
+      until: (recipients) => recipients.includes(account.email),
+    });
+  });
+
+  /**
+   * Whom the catcher has mail for, through its HTTP API: Mailpit's, or maildev's when the tier
+   * runs the stand-in (see container.global-setup.ts).
+   */
+  async function caughtRecipients(): Promise<string[]> {
+    const mailpit = await request(`${mailUiUrl}/api/v1/messages`);
+    if (mailpit.status === 200) {
+      const { messages } = mailpit.body as { messages: Array<{ To: Array<{ Address: string }> }> };
+      return messages.flatMap((message) => message.To.map((to) => to.Address));
+    }
+    const maildev = await request(`${mailUiUrl}/email`);
+    return (maildev.body as Array<{ to: Array<{ address: string }> }>).flatMap((message) =>
+      message.to.map((to) => to.address),
+    );
+  }
 
   it('takes the client address from nginx, not from a header the client forged', async () => {
     // Loopback may read the metrics: a client that could pass for 127.0.0.1 would get them.

@@ -8,6 +8,8 @@ const production = {
   APP_PUBLIC_URL: 'https://app.example.com',
   JWT_ACCESS_SECRET: STRONG_A,
   JWT_REFRESH_SECRET: STRONG_B,
+  SMTP_URL: 'smtp://127.0.0.1:1',
+  MAIL_FROM: 'Example <no-reply@example.com>',
 };
 
 async function startFailing(env: Record<string, string>) {
@@ -17,7 +19,7 @@ async function startFailing(env: Record<string, string>) {
 }
 
 describe('the server refuses an unsafe production configuration', () => {
-  it('exits 1 with one line per problem when secrets and the database are missing', async () => {
+  it('exits 1 with one line per problem when secrets, the database and mail are missing', async () => {
     const { code, lines } = await startFailing({ NODE_ENV: 'production' });
     expect(code).toBe(1);
     expect(lines).toEqual([
@@ -25,6 +27,10 @@ describe('the server refuses an unsafe production configuration', () => {
       'config error: JWT_ACCESS_SECRET: is required in production',
       'config error: JWT_REFRESH_SECRET: is required in production',
       expect.stringMatching(/^config error: APP_PUBLIC_URL: is required in production/),
+      expect.stringMatching(/^config error: MAIL_FROM: is required in production/),
+      expect.stringMatching(
+        /^config error: SMTP_URL: is required in production \(or MAIL_TRANSPORT=log/,
+      ),
     ]);
   });
 

@@ -60,10 +60,12 @@ describe('compose files (validated offline by docker-compose config)', () => {
     const { output } = await runCommand(compose, ['-f', 'docker-compose.yml', 'config'], dir);
     // Migrations run once, as their own service, before the API starts.
     expect(output).toContain('condition: service_completed_successfully');
-    // Only nginx is published, on loopback: the API (TRUST_PROXY=1) is reachable through nginx
-    // alone, and PostgreSQL and Redis take no host port (the host may run its own).
-    expect(output.match(/^ {4}ports:$/gm)).toHaveLength(1);
+    // Only nginx and the mail catcher's UI are published, on loopback: the API (TRUST_PROXY=1) is
+    // reachable through nginx alone, and PostgreSQL and Redis take no host port (the host may
+    // run its own).
+    expect(output.match(/^ {4}ports:$/gm)).toHaveLength(2);
     expect(output).toMatch(/^ {4}ports:\n {4}- 127\.0\.0\.1:8080:80\/tcp$/m);
+    expect(output).toMatch(/^ {4}ports:\n {4}- 127\.0\.0\.1:8025:8025\/tcp$/m);
     expect(output).toMatch(/^ {4}read_only: true$/m);
   });
 

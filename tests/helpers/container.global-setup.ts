@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { RUN_ENV, RUN_ERROR_ENV, docker, run, type ContainerRun } from './container/docker';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT, RUN_ENV, RUN_ERROR_ENV, docker, run, type ContainerRun } from './container/docker';
 
 /** What to do when no engine answers: the tier fails with this, it never skips itself. */
 export const NO_ENGINE = `The container tier needs a Docker engine with the compose plugin (v2), and none answers.
@@ -29,11 +31,41 @@ export default async function setup(): Promise<void> {
   }
 }
 
+/**
+ * docker-compose.yml's mail catcher (Mailpit): pulled when a registry answers; otherwise, on an
+ * engine that reaches none (this template's CI), a stand-in is built under the same name from
+ * maildev (see mailpit-stand-in.Dockerfile), as ../shared/docker-offline does for postgres, redis
+ * and nginx. Either way, the dev stack's test then finds the image and needs no registry.
+ */
+async function ensureMailCatcherImage(): Promise<void> {
+  const compose = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
+  const image = /^\s*image:\s*(axllent\/mailpit:\S+)\s*$/m.exec(compose)?.[1];
+  if (!image) throw new Error('docker-compose.yml names no axllent/mailpit image');
+  if ((await run('docker', ['image', 'inspect', image])).code === 0) return;
+  if ((await run('docker', ['pull', image])).code === 0) return;
+  const { devDependencies } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    devDependencies: Record<string, string>;
+  };
+  const dockerfile = path.join(__dirname, 'container', 'mailpit-stand-in.Dockerfile');
+  const build = await run('docker', [
+    ...['build', '-q', '-t', image, '-f', dockerfile],
+    ...['--build-arg', `MAILDEV_VERSION=${devDependencies.maildev}`],
+    path.dirname(dockerfile),
+  ]);
+  if (build.code !== 0)
+    throw new Error(`building the stand-in for ${image} failed:\n${build.output.slice(-4000)}`);
+  console.log(
+    `\ncontainer tier: ${image} is absent and cannot be pulled; built a maildev stand-in`,
+  );
+}
+
 async function prepare(): Promise<ContainerRun> {
   const info = await run('docker', ['info', '--format', '{{.ServerVersion}}']);
   const compose = await run('docker', ['compose', 'version', '--short']);
   if (info.code !== 0 || compose.code !== 0)
     throw new Error(`${NO_ENGINE}\n\n${info.output.trim()}\n${compose.output.trim()}`);
+
+  await ensureMailCatcherImage();
 
   const id = `ct${process.pid}${randomBytes(3).toString('hex')}`;
   const repository = `express-template-${id}`;

@@ -98,6 +98,9 @@ export async function startDeployEnvironment(): Promise<DeployEnvironment> {
     APP_PUBLIC_URL: 'https://app.example.test',
     // The load signs accounts up and uses their tokens at once: nobody follows a mailed link here.
     AUTH_ALLOW_UNVERIFIED_SIGN_IN: 'true',
+    // Production needs a way out for mail; these tests send none worth reading.
+    MAIL_TRANSPORT: 'log',
+    MAIL_FROM: 'Deploy Test <no-reply@example.com>',
   };
   writeFileSync(
     envFile,

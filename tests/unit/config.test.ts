@@ -32,6 +32,8 @@ const production = {
   APP_PUBLIC_URL: 'https://app.example.com',
   JWT_ACCESS_SECRET: STRONG_A,
   JWT_REFRESH_SECRET: STRONG_B,
+  SMTP_URL: 'smtps://app:secret@smtp.example.com:465',
+  MAIL_FROM: 'Example <no-reply@example.com>',
 };
 
 describe('loadConfig', () => {
@@ -268,6 +270,8 @@ describe('production secrets', () => {
       'JWT_ACCESS_SECRET: is required in production',
       'JWT_REFRESH_SECRET: is required in production',
       expect.stringMatching(/^APP_PUBLIC_URL: is required in production/),
+      expect.stringMatching(/^MAIL_FROM: is required in production/),
+      expect.stringMatching(/^SMTP_URL: is required in production \(or MAIL_TRANSPORT=log/),
     ]);
   });
 
@@ -416,5 +420,55 @@ describe('read replica setting', () => {
     expect(problemsOf({ DATABASE_READ_URL: 'postgresql://app@replica:5432/app' })).toEqual([
       'DATABASE_READ_URL: needs DATABASE_URL (the primary it replicates)',
     ]);
+  });
+});
+
+describe('mail settings', () => {
+  const { SMTP_URL: _smtpUrl, ...productionWithoutSmtp } = production;
+
+  it('writes mail to the development outbox without SMTP_URL, and sends through SMTP with it', () => {
+    expect(load({}).config.mail).toMatchObject({
+      transport: 'outbox',
+      smtpUrl: undefined,
+      from: 'Express Template <no-reply@localhost>',
+      pollIntervalMs: 1000,
+      maxAttempts: 12,
+    });
+    expect(load({ SMTP_URL: 'smtp://127.0.0.1:1025' }).config.mail.transport).toBe('smtp');
+    expect(load(production).config.mail).toMatchObject({
+      transport: 'smtp',
+      smtpUrl: 'smtps://app:secret@smtp.example.com:465',
+      from: 'Example <no-reply@example.com>',
+    });
+  });
+
+  it('requires SMTP_URL in production unless MAIL_TRANSPORT=log accepts log-only mail, with a warning', () => {
+    expect(problemsOf(productionWithoutSmtp)).toEqual([
+      'SMTP_URL: is required in production (or MAIL_TRANSPORT=log to accept mail that only reaches the log)',
+    ]);
+    const logOnly = load({ ...productionWithoutSmtp, MAIL_TRANSPORT: 'log' });
+    expect(logOnly.config.mail.transport).toBe('log');
+    expect(logOnly.warnings).toEqual([
+      expect.stringMatching(/^MAIL_TRANSPORT=log: no mail leaves/),
+    ]);
+    expect(problemsOf({ ...productionWithoutSmtp, MAIL_TRANSPORT: 'outbox' })).toEqual([
+      expect.stringMatching(/^MAIL_TRANSPORT: outbox is for development/),
+    ]);
+  });
+
+  it('refuses an SMTP transport without its URL, another scheme, and a From that is no address', () => {
+    expect(problemsOf({ MAIL_TRANSPORT: 'smtp' })).toEqual(['MAIL_TRANSPORT: smtp needs SMTP_URL']);
+    expect(problemsOf({ SMTP_URL: 'http://mail.example.com' })).toEqual([
+      'SMTP_URL: must be a URL starting with smtp:// or smtps://',
+    ]);
+    expect(problemsOf({ MAIL_TRANSPORT: 'sendmail' })).toEqual([
+      'MAIL_TRANSPORT: must be smtp, outbox or log',
+    ]);
+    expect(problemsOf({ MAIL_FROM: 'no-reply' })).toEqual([
+      expect.stringMatching(/^MAIL_FROM: must be an address/),
+    ]);
+    expect(load({ MAIL_FROM: 'no-reply@example.com' }).config.mail.from).toBe(
+      'no-reply@example.com',
+    );
   });
 });
