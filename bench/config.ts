@@ -12,6 +12,11 @@ export interface BenchConfig {
   durationSec: number;
   /** Seconds of warm-up before each (`BENCH_WARMUP`, default 3). */
   warmupSec: number;
+  /**
+   * Rounds of each scenario that has a floor reference or a variant, each round measuring the
+   * scenario and those alternated (`BENCH_REPEAT`, default 3): ratios are medians of rounds.
+   */
+  repeat: number;
   /** Concurrent connections of the load (`BENCH_CONNECTIONS`, default 50). */
   connections: number;
   /** The scenario groups to run (`BENCH_ONLY`, comma-separated; default all). */
@@ -42,6 +47,7 @@ export function readBenchConfig(env: NodeJS.ProcessEnv): BenchConfig {
     node: env.BENCH_NODE ? path.resolve(env.BENCH_NODE) : process.execPath,
     durationSec: wholeNumber(env, 'BENCH_DURATION', 10),
     warmupSec: wholeNumber(env, 'BENCH_WARMUP', 3, true),
+    repeat: wholeNumber(env, 'BENCH_REPEAT', 3),
     connections: wholeNumber(env, 'BENCH_CONNECTIONS', 50),
     groups: groups(env.BENCH_ONLY),
     databaseUrl: env.DATABASE_URL || undefined,
