@@ -21,8 +21,8 @@ export interface Variant {
   name: string;
   /** The settings the variant's server gets on top of the bench's. */
   env: Readonly<Record<string, string>>;
-  /** The target: the scenario's requests/s at least this times the variant's. */
-  min: number;
+  /** The target: the scenario's requests/s at least this times the variant's (none: a comparison). */
+  min?: number;
 }
 
 /**
@@ -43,6 +43,14 @@ export const VARIANTS: readonly Variant[] = [
     name: 'audit-off',
     env: { AUDIT_ENABLED: 'false' },
     min: 0.9,
+  },
+  // What starting the session check while the API-wide limit is counted brings: the same app with
+  // a margin no client ever has room above, so every check waits for the count (as before it).
+  {
+    of: 'me',
+    id: 'me-sequential',
+    name: 'sequential',
+    env: { RATE_LIMIT_API_OVERLAP_MARGIN: '1000000000' },
   },
 ];
 
@@ -100,7 +108,7 @@ export function targets(
   floorTarget('login', `POST /api/auth/login, ${LOGIN_BURST_CONNECTIONS} concurrent`, 0.8);
   for (const variant of VARIANTS) {
     const r = variantRatio({ measurements: [...measurements] }, variant.id);
-    if (!r) continue;
+    if (!r || variant.min === undefined) continue;
     list.push({
       name: `${r.base.title} against itself with ${envLabel(variant.env)}`,
       expected: `>= ${variant.min.toFixed(2)}x`,

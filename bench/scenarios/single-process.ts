@@ -144,6 +144,17 @@ export const singleProcess: Scenario = {
               headers: { authorization: `Bearer ${account.accessToken}` },
             },
           }),
+          ...variantsOf('me', (server) => ({
+            id: '',
+            title: `GET /api/auth/me (${ctx.storeName()} store)`,
+            group,
+            job: {
+              url: server.url,
+              method: 'GET',
+              path: '/api/auth/me',
+              headers: { authorization: `Bearer ${account.accessToken}` },
+            },
+          })),
           ...(pgRead
             ? [
                 measure({
