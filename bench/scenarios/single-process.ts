@@ -70,7 +70,7 @@ export const singleProcess: Scenario = {
       const variantApps = new Map<Variant, AppServer>();
       if (databaseUrl) {
         const byEnv = new Map<string, AppServer>();
-        for (const variant of VARIANTS) {
+        for (const variant of VARIANTS.filter((v) => ctx.config.variants.includes(v.id))) {
           const key = JSON.stringify(variant.env);
           let server = byEnv.get(key);
           if (!server) {
@@ -79,10 +79,10 @@ export const singleProcess: Scenario = {
           }
           variantApps.set(variant, server);
         }
-      } else if (VARIANTS.length > 0) {
+      } else if (ctx.config.variants.length > 0) {
         ctx.skip(
           'variants',
-          `the variants (${VARIANTS.map((v) => v.id).join(', ')}) run a second app on the same database: set DATABASE_URL`,
+          `the variants (${ctx.config.variants.join(', ')}) run a second app on the same database: set DATABASE_URL`,
         );
       }
 
@@ -91,23 +91,29 @@ export const singleProcess: Scenario = {
         if (repeat > 1) console.log(` round ${round + 1} of ${repeat}:`);
         // The first round warms every server up; later ones need a second of it at most.
         const warm = round === 0 ? warmupSec : Math.min(warmupSec, 1);
-        const measure = (options: MeasureOptions) => () =>
-          ctx.measure({ ...options, warmupSec: warm }).then(() => {});
+        const measure =
+          (options: MeasureOptions, warmupSec = warm) =>
+          () =>
+            ctx.measure({ ...options, warmupSec }).then(() => {});
         const variantsOf = (
           id: string,
           options: (server: AppServer, variant: Variant) => MeasureOptions,
+          warmupSec = warm,
         ) =>
           [...variantApps].flatMap(([variant, server]) => {
             if (variant.of !== id) return [];
             const base = options(server, variant);
             return [
-              measure({
-                ...base,
-                id: variant.id,
-                title: `${base.title}, ${envLabel(variant.env)}`,
-                variantOf: id,
-                variantEnv: { ...variant.env },
-              }),
+              measure(
+                {
+                  ...base,
+                  id: variant.id,
+                  title: `${base.title}, ${envLabel(variant.env)}`,
+                  variantOf: id,
+                  variantEnv: { ...variant.env },
+                },
+                warmupSec,
+              ),
             ];
           });
 
@@ -169,8 +175,10 @@ export const singleProcess: Scenario = {
 
         // Every rotation run spends its own sessions: a warm-up set and a measured set each
         // (a request cut off when a run ends may have rotated a token whose reply was never read).
+        // Later rounds skip the warm-up: the servers are warm, and each set costs 50 logins.
+        const rotationWarm = round === 0 ? warm : 0;
         const rotationRuns = 1 + (pgRotation ? 1 : 0) + variantsOf('refresh', noJob).length;
-        const sets = warm > 0 ? 2 : 1;
+        const sets = rotationWarm > 0 ? 2 : 1;
         const sessions = await refreshSessions(
           app.url,
           account.email,
@@ -178,7 +186,7 @@ export const singleProcess: Scenario = {
         );
         const tokens = () => {
           const measured = sessions.splice(0, connections);
-          const warmup = warm > 0 ? sessions.splice(0, connections) : [];
+          const warmup = rotationWarm > 0 ? sessions.splice(0, connections) : [];
           return { warmup, measured };
         };
         const refresh = (url: string) => ({
@@ -192,18 +200,29 @@ export const singleProcess: Scenario = {
           },
         });
         await alternate(round, [
-          measure({ id: 'refresh', floor: 'ref-express-pg-rotation', ...refresh(app.url) }),
+          measure(
+            { id: 'refresh', floor: 'ref-express-pg-rotation', ...refresh(app.url) },
+            rotationWarm,
+          ),
           ...(pgRotation
             ? [
-                measure({
-                  id: 'ref-express-pg-rotation',
-                  title: 'bare Express 5 + one pg rotation statement',
-                  group: 'reference',
-                  job: { url: pgRotation.url, method: 'POST', path: '/', refreshTokens: tokens() },
-                }),
+                measure(
+                  {
+                    id: 'ref-express-pg-rotation',
+                    title: 'bare Express 5 + one pg rotation statement',
+                    group: 'reference',
+                    job: {
+                      url: pgRotation.url,
+                      method: 'POST',
+                      path: '/',
+                      refreshTokens: tokens(),
+                    },
+                  },
+                  rotationWarm,
+                ),
               ]
             : []),
-          ...variantsOf('refresh', (server) => ({ id: '', ...refresh(server.url) })),
+          ...variantsOf('refresh', (server) => ({ id: '', ...refresh(server.url) }), rotationWarm),
         ]);
 
         const loginJob = (url: string) => ({
