@@ -177,18 +177,24 @@ export const singleProcess: Scenario = {
         // (a request cut off when a run ends may have rotated a token whose reply was never read).
         // Later rounds skip the warm-up: the servers are warm, and each set costs 50 logins.
         const rotationWarm = round === 0 ? warm : 0;
-        const rotationRuns = 1 + (pgRotation ? 1 : 0) + variantsOf('refresh', noJob).length;
-        const sets = rotationWarm > 0 ? 2 : 1;
-        const sessions = await refreshSessions(
-          app.url,
-          account.email,
-          rotationRuns * sets * connections,
-        );
-        const tokens = () => {
-          const measured = sessions.splice(0, connections);
-          const warmup = rotationWarm > 0 ? sessions.splice(0, connections) : [];
-          return { warmup, measured };
+        // Each server signs its own sessions in (the reference's come from the app): a server
+        // that just hashed 100 passwords and one that sat idle would not start a burst alike.
+        const tokensVia = async (url: string) => {
+          const sessions = await refreshSessions(
+            url,
+            account.email,
+            (rotationWarm > 0 ? 2 : 1) * connections,
+          );
+          return {
+            measured: sessions.slice(0, connections),
+            warmup: sessions.slice(connections),
+          };
         };
+        const signedIn = new Map<string, Awaited<ReturnType<typeof tokensVia>>>();
+        const refreshVariants = [...variantApps].filter(([v]) => v.of === 'refresh');
+        for (const url of [app.url, ...refreshVariants.map(([, server]) => server.url)])
+          if (!signedIn.has(url)) signedIn.set(url, await tokensVia(url));
+        const referenceTokens = pgRotation ? await tokensVia(app.url) : undefined;
         const refresh = (url: string) => ({
           title: 'POST /api/auth/refresh (rotation)',
           group,
@@ -196,7 +202,7 @@ export const singleProcess: Scenario = {
             url,
             method: 'POST' as const,
             path: '/api/auth/refresh',
-            refreshTokens: tokens(),
+            refreshTokens: signedIn.get(url)!,
           },
         });
         await alternate(round, [
@@ -215,7 +221,7 @@ export const singleProcess: Scenario = {
                       url: pgRotation.url,
                       method: 'POST',
                       path: '/',
-                      refreshTokens: tokens(),
+                      refreshTokens: referenceTokens!,
                     },
                   },
                   rotationWarm,
@@ -257,14 +263,6 @@ export const singleProcess: Scenario = {
     }
   },
 };
-
-/** For counting a scenario's variants without building their jobs. */
-const noJob = (): MeasureOptions => ({
-  id: '',
-  title: '',
-  group: 'single process',
-  job: { url: '', method: 'GET', path: '' },
-});
 
 /**
  * Runs the measurements one after the other: in the order given in even rounds, reversed in odd

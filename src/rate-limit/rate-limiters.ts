@@ -223,6 +223,9 @@ export function createRateLimiters({
   };
 }
 
+/** The API-wide count a request reserved early (its key), see RateLimiters.apiHasRoom. */
+const RESERVED = Symbol('api limit reserved');
+
 /** Where the API-wide limiter leaves its count on the request (`req[API_COUNT]`). */
 const API_COUNT = 'apiRateLimit';
 
@@ -234,16 +237,19 @@ const apiKey = (req: Request, ipv6Subnet: number) => ipKeyGenerator(req.ip ?? ''
  * comes back, so that {@link RateLimiters.apiHasRoom} can answer without waiting for the store.
  */
 function apiLimiter(limiter: RequestHandler, headroom: LimitHeadroom, ipv6Subnet: number) {
-  const reserved = new WeakSet<Request>();
+  // A flag on the request, not a WeakSet: see bearerAuthenticator.
+  const flagged = (req: Request) => req as Request & { [RESERVED]?: string };
   return {
     hasRoom: (req: Request): boolean => {
-      if (!headroom.reserve(apiKey(req, ipv6Subnet))) return false;
-      reserved.add(req);
+      const key = apiKey(req, ipv6Subnet);
+      if (!headroom.reserve(key)) return false;
+      flagged(req)[RESERVED] = key;
       return true;
     },
     middleware: ((req, res, next) => {
-      const key = apiKey(req, ipv6Subnet);
-      headroom.enter(key, reserved.has(req));
+      const reservedKey = flagged(req)[RESERVED];
+      const key = reservedKey ?? apiKey(req, ipv6Subnet);
+      headroom.enter(key, reservedKey !== undefined);
       const settle = () => {
         const count = (req as Request & { [API_COUNT]?: { remaining: number; resetTime?: Date } })[
           API_COUNT
