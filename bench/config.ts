@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { VARIANTS } from './targets';
 
 /** The scenario groups `BENCH_ONLY` selects from, in the order they run. */
 export const GROUPS = ['reference', 'single', 'cluster', 'nginx'] as const;
@@ -12,6 +13,16 @@ export interface BenchConfig {
   durationSec: number;
   /** Seconds of warm-up before each (`BENCH_WARMUP`, default 3). */
   warmupSec: number;
+  /**
+   * Rounds of each scenario that has a floor reference or a variant, each round measuring the
+   * scenario and those alternated (`BENCH_REPEAT`, default 3): ratios are medians of rounds.
+   */
+  repeat: number;
+  /**
+   * The variants to run (`BENCH_VARIANTS`: ids from bench/targets.ts, comma-separated, `all` or
+   * `none`; default those with a target).
+   */
+  variants: readonly string[];
   /** Concurrent connections of the load (`BENCH_CONNECTIONS`, default 50). */
   connections: number;
   /** The scenario groups to run (`BENCH_ONLY`, comma-separated; default all). */
@@ -42,6 +53,8 @@ export function readBenchConfig(env: NodeJS.ProcessEnv): BenchConfig {
     node: env.BENCH_NODE ? path.resolve(env.BENCH_NODE) : process.execPath,
     durationSec: wholeNumber(env, 'BENCH_DURATION', 10),
     warmupSec: wholeNumber(env, 'BENCH_WARMUP', 3, true),
+    repeat: wholeNumber(env, 'BENCH_REPEAT', 3),
+    variants: variants(env.BENCH_VARIANTS),
     connections: wholeNumber(env, 'BENCH_CONNECTIONS', 50),
     groups: groups(env.BENCH_ONLY),
     databaseUrl: env.DATABASE_URL || undefined,
@@ -61,6 +74,20 @@ function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, zer
   if (!Number.isInteger(value) || value < (zeroOk ? 0 : 1))
     throw new UsageError(`${name} must be a whole number${zeroOk ? '' : ' above 0'}, got "${raw}"`);
   return value;
+}
+
+function variants(raw: string | undefined): readonly string[] {
+  const known = VARIANTS.map((v) => v.id);
+  if (!raw) return VARIANTS.filter((v) => v.min !== undefined).map((v) => v.id);
+  if (raw === 'all') return known;
+  if (raw === 'none') return [];
+  const ids = raw.split(',').map((id) => id.trim());
+  const unknown = ids.filter((id) => !known.includes(id));
+  if (unknown.length > 0)
+    throw new UsageError(
+      `BENCH_VARIANTS takes all, none or ${known.join(', ')}; got ${unknown.join(', ')}`,
+    );
+  return ids;
 }
 
 function groups(raw: string | undefined): ReadonlySet<Group> {

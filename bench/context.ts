@@ -4,7 +4,7 @@ import { startServer, type AppServer, BUILT_SERVER } from '../harness/app-server
 import { register, type Account } from '../harness/auth-api';
 import { runLoad, type LoadJob } from './autocannon';
 import type { BenchConfig } from './config';
-import { ratio, type BenchReport, type Measurement } from './report';
+import { median, ratio, type BenchReport, type Measurement } from './report';
 
 /** The folders of one run. */
 export interface BenchPaths {
@@ -34,6 +34,11 @@ export interface MeasureOptions {
   job: LoadJob;
   /** The id of its floor reference (see Measurement.floor). */
   floor?: string;
+  /** The scenario this one is a variant of, and the settings that make it one. */
+  variantOf?: string;
+  variantEnv?: Record<string, string>;
+  /** Seconds of warm-up, when not the run's `BENCH_WARMUP` (later rounds of a warm server). */
+  warmupSec?: number;
   /** Runs while the load does, with its end; its figures become the measurement's `extra`. */
   during?: (done: Promise<unknown>) => Promise<Record<string, number>>;
 }
@@ -54,8 +59,13 @@ export interface BenchContext {
   ): Promise<AppServer>;
   /** The built app (`pnpm start`), ready, with {@link appEnv} plus `overrides`. */
   startApp(name: string, overrides?: Record<string, string>): Promise<AppServer>;
-  /** Runs a load job, prints its line, and records the measurement. */
+  /**
+   * Runs a load job, prints its line, and records the measurement: a new one, or one more round
+   * of the measurement with that id (see Measurement.samples).
+   */
   measure(options: MeasureOptions): Promise<Measurement>;
+  /** Records a measurement made otherwise (the argon2 floor), as {@link measure} does. */
+  record(measurement: Measurement): Measurement;
   /** Records a scenario that could not run, and why. */
   skip(id: string, reason: string): void;
   /**
@@ -65,11 +75,6 @@ export interface BenchContext {
   account(url?: string): Promise<Account>;
   /** `memory`, `cluster memory` or `Redis`: where the rate limiter counts, for titles. */
   storeName(cluster?: boolean): string;
-  /**
-   * Unspent refresh tokens of the bench account, set aside by the single-process scenario for
-   * the rotation reference (which runs once the app has stopped): warm-up and measured sets.
-   */
-  spareRefreshTokens?: { warmup: string[]; measured: string[] };
   /** The soak's memory report, when it ran. */
   soak?: import('./report').SoakReport;
 }
@@ -145,13 +150,13 @@ export function createContext(
       }),
     startApp: (name, overrides) =>
       context.startServer(name, BUILT_SERVER, context.appEnv(overrides), '/health/ready'),
-    async measure({ id, title, group, job, during, floor }) {
+    async measure({ id, title, group, job, during, floor, variantOf, variantEnv, warmupSec }) {
       interrupted.throwIfAborted();
       process.stdout.write(`  ${title} ... `);
       const running = runLoad(config.node, {
         connections: config.connections,
         durationSec: config.durationSec,
-        warmupSec: config.warmupSec,
+        warmupSec: warmupSec ?? config.warmupSec,
         ...job,
       });
       const extra = during ? await during(running) : undefined;
@@ -163,7 +168,7 @@ export function createContext(
           .reduce((sum, [, count]) => sum + count, 0) +
         result.errors +
         result.timeouts;
-      const measurement: Measurement = {
+      const measurement = context.record({
         id,
         title,
         group,
@@ -174,8 +179,8 @@ export function createContext(
         statusCounts: result.statusCounts,
         ...(extra ? { extra } : {}),
         ...(floor ? { floor } : {}),
-      };
-      results.measurements.push(measurement);
+        ...(variantOf ? { variantOf, variantEnv } : {}),
+      });
       const r = ratio(results, id);
       console.log(
         `${Math.round(result.requestsPerSec).toLocaleString('en-US')} req/s, p50 ${result.latencyMs.p50} ms, ` +
@@ -183,6 +188,16 @@ export function createContext(
           `${errors > 0 ? `, ${errors} ERRORS ${JSON.stringify({ ...result.statusCounts, ...result.errorKinds })}` : ''}`,
       );
       return measurement;
+    },
+    record(measurement) {
+      const index = results.measurements.findIndex((m) => m.id === measurement.id);
+      if (index === -1) {
+        results.measurements.push(measurement);
+        return measurement;
+      }
+      const merged = addRound(results.measurements[index]!, measurement);
+      results.measurements[index] = merged;
+      return merged;
     },
     skip(id, reason) {
       console.log(`  skipped: ${reason}`);
@@ -208,6 +223,42 @@ export function createContext(
 
   return context;
 }
+
+/**
+ * One more round of a measurement: requests/s and latencies become the medians of the rounds,
+ * counts add up, and each extra figure keeps its worst (largest) round, windows counted.
+ */
+function addRound(so: Measurement, round: Measurement): Measurement {
+  const samples = [...(so.samples ?? [so.requestsPerSec]), round.requestsPerSec];
+  const latencies = [...((so as Rounds).latencyRounds ?? [so.latencyMs]), round.latencyMs];
+  const statusCounts = { ...so.statusCounts };
+  for (const [code, count] of Object.entries(round.statusCounts))
+    statusCounts[code] = (statusCounts[code] ?? 0) + count;
+  const extra = { ...so.extra };
+  for (const [key, value] of Object.entries(round.extra ?? {}))
+    extra[key] = key.endsWith('Windows')
+      ? (extra[key] ?? 0) + value
+      : Math.max(extra[key] ?? value, value);
+  const merged: Measurement & Rounds = {
+    ...so,
+    requestsPerSec: median(samples),
+    latencyMs: {
+      p50: median(latencies.map((l) => l.p50)),
+      p99: median(latencies.map((l) => l.p99)),
+      max: Math.max(...latencies.map((l) => l.max)),
+    },
+    total: so.total + round.total,
+    errors: so.errors + round.errors,
+    statusCounts,
+    samples,
+    ...(Object.keys(extra).length > 0 ? { extra } : {}),
+  };
+  // Kept off the report (not enumerable): only the medians are written.
+  Object.defineProperty(merged, 'latencyRounds', { value: latencies, enumerable: false });
+  return merged;
+}
+
+type Rounds = { latencyRounds?: Measurement['latencyMs'][] };
 
 /** Registers a new account, `bench-*@bench.invalid`, so the bench's rows are easy to find. */
 const registerBenchAccount = (url: string) =>

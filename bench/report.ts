@@ -9,8 +9,20 @@ export interface Measurement {
   /** Responses that were neither 2xx nor a deliberate 429, plus connection errors and timeouts. */
   errors: number;
   statusCounts: Record<string, number>;
-  /** Scenario-specific figures (the login burst's event-loop delay). */
+  /** Scenario-specific figures (the login burst's event-loop delay; the worst round's). */
   extra?: Record<string, number>;
+  /**
+   * requests/s of each round, in order, when the scenario was measured in rounds (`BENCH_REPEAT`,
+   * alternated with its floor): `requestsPerSec` and the latencies are then the medians, `total`,
+   * `errors` and `statusCounts` the sums.
+   */
+  samples?: number[];
+  /**
+   * Set on a variant: the same scenario on a server with more settings (`variantEnv`), measured
+   * in the same rounds as the scenario `variantOf`, which is judged against it.
+   */
+  variantOf?: string;
+  variantEnv?: Record<string, string>;
   /**
    * The id of the reference that is this scenario's floor (the same work with nothing around
    * it: the `pg` read for `/me`, the `pg` rotation for refresh, the argon2id floor for login).
@@ -34,6 +46,8 @@ export interface BenchReport {
   connections: number;
   durationSec: number;
   warmupSec: number;
+  /** Rounds of each alternated scenario (`BENCH_REPEAT`); absent in reports before it existed. */
+  repeat?: number;
   measurements: Measurement[];
   skipped: Array<{ id: string; reason: string }>;
   targets: Target[];
@@ -57,24 +71,95 @@ export interface SoakReport {
 
 const EXPRESS = 'ref-express';
 
-/** requests/s relative to the bare Express 5 reference of the same run. */
+/** The median of some numbers (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** One measurement against another: the median ratio, and the lowest and highest. */
+export interface PairedRatio {
+  ratio: number;
+  min: number;
+  max: number;
+  /** Rounds compared: 1 when either was measured once. */
+  rounds: number;
+}
+
+/**
+ * `a` over `b`. Measured in the same rounds (alternated), each round's ratio is taken and the
+ * median reported with the range: two scenarios measured minutes apart on a busy machine differ
+ * by more than two measured back to back. Otherwise the ratio of their (median) requests/s.
+ */
+export function pairedRatio(a: Measurement, b: Measurement): PairedRatio | undefined {
+  if (!b.requestsPerSec) return undefined;
+  const sa = a.samples;
+  const sb = b.samples;
+  if (sa && sb && sa.length === sb.length && sa.length > 1 && sb.every((v) => v > 0)) {
+    const ratios = sa.map((v, i) => v / sb[i]!);
+    return {
+      ratio: median(ratios),
+      min: Math.min(...ratios),
+      max: Math.max(...ratios),
+      rounds: ratios.length,
+    };
+  }
+  const r = a.requestsPerSec / b.requestsPerSec;
+  return { ratio: r, min: r, max: r, rounds: 1 };
+}
+
+const find = (report: Pick<BenchReport, 'measurements'>, id: string | undefined) =>
+  id === undefined ? undefined : report.measurements.find((m) => m.id === id);
+
+/** requests/s relative to the bare Express 5 reference of the same run (median of rounds). */
 export function ratio(report: Pick<BenchReport, 'measurements'>, id: string): number | undefined {
-  const express = report.measurements.find((m) => m.id === EXPRESS)?.requestsPerSec;
-  const measured = report.measurements.find((m) => m.id === id)?.requestsPerSec;
-  return express && measured !== undefined ? measured / express : undefined;
+  return expressRatio(report, id)?.ratio;
+}
+
+export function expressRatio(
+  report: Pick<BenchReport, 'measurements'>,
+  id: string,
+): PairedRatio | undefined {
+  const express = find(report, EXPRESS);
+  const measured = find(report, id);
+  return express && measured ? pairedRatio(measured, express) : undefined;
 }
 
 /** requests/s relative to the scenario's own floor reference (see {@link Measurement.floor}). */
 export function floorRatio(
   report: Pick<BenchReport, 'measurements'>,
   id: string,
-): { ratio: number; floor: Measurement } | undefined {
-  const measured = report.measurements.find((m) => m.id === id);
-  const floor = report.measurements.find((m) => m.id === measured?.floor);
-  return measured && floor?.requestsPerSec
-    ? { ratio: measured.requestsPerSec / floor.requestsPerSec, floor }
-    : undefined;
+): (PairedRatio & { floor: Measurement }) | undefined {
+  const measured = find(report, id);
+  const floor = find(report, measured?.floor);
+  const r = measured && floor ? pairedRatio(measured, floor) : undefined;
+  return r && floor ? { ...r, floor } : undefined;
 }
+
+/** A scenario relative to its variant (see {@link Measurement.variantOf}): base over variant. */
+export function variantRatio(
+  report: Pick<BenchReport, 'measurements'>,
+  variantId: string,
+): (PairedRatio & { base: Measurement; variant: Measurement }) | undefined {
+  const variant = find(report, variantId);
+  const base = find(report, variant?.variantOf);
+  const r = base && variant ? pairedRatio(base, variant) : undefined;
+  return r && base && variant ? { ...r, base, variant } : undefined;
+}
+
+/** `0.80x`, or `0.80x (0.71-0.92)` over several rounds. */
+export function formatRatio(r: PairedRatio): string {
+  return r.rounds > 1
+    ? `${r.ratio.toFixed(2)}x (${r.min.toFixed(2)}-${r.max.toFixed(2)})`
+    : `${r.ratio.toFixed(2)}x`;
+}
+
+/** `AUDIT_ENABLED=false` */
+export const envLabel = (env: Record<string, string> | undefined) =>
+  Object.entries(env ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
 
 const GROUP_ORDER: ReadonlyArray<Measurement['group']> = [
   'reference',
@@ -95,18 +180,23 @@ const thousands = (value: number) => Math.round(value).toLocaleString('en-US');
 
 function rows(report: BenchReport): string[][] {
   return ordered(report).map((m) => {
-    const r = ratio(report, m.id);
+    const r = expressRatio(report, m.id);
     const f = floorRatio(report, m.id);
+    const v = variantRatio(report, m.id);
     const extra = m.extra?.eventLoopP99Ms;
+    const notes = [
+      ...(extra === undefined ? [] : [`event-loop p99 ${fixed(extra, 1)} ms`]),
+      ...(v ? [`${v.base.id} / this: ${formatRatio(v)}`] : []),
+    ];
     return [
       m.title,
       thousands(m.requestsPerSec),
       fixed(m.latencyMs.p50, 0),
       fixed(m.latencyMs.p99, 0),
-      r === undefined ? '-' : `${fixed(r, 2)}x`,
-      f === undefined ? '-' : `${fixed(f.ratio, 2)}x ${f.floor.id}`,
+      r === undefined ? '-' : formatRatio(r),
+      f === undefined ? '-' : `${formatRatio(f)} ${f.floor.id}`,
       String(m.errors),
-      extra === undefined ? '' : `event-loop p99 ${fixed(extra, 1)} ms`,
+      notes.join('; '),
     ];
   });
 }
@@ -149,7 +239,12 @@ export function markdown(report: BenchReport): string {
   const out = [
     `Measured ${report.date} on ${report.machine}, Node ${report.node}; database: ${report.database}; ` +
       `rate-limit store: ${report.rateLimitStore}; ${report.connections} connections, ` +
-      `${report.durationSec} s per scenario after a ${report.warmupSec} s warm-up.`,
+      `${report.durationSec} s per scenario after a ${report.warmupSec} s warm-up.` +
+      (report.repeat && report.repeat > 1
+        ? ` Each scenario with a floor or a variant ran in ${report.repeat} rounds, alternated with them` +
+          ` (later rounds warm up 1 s): req/s and latencies are medians; each ratio is the median of the` +
+          ` rounds' ratios, with the lowest and highest in brackets.`
+        : ''),
     '',
     line(HEADER),
     line(HEADER.map((_, i) => (i === 0 || i === HEADER.length - 1 ? '---' : '---:'))),

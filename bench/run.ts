@@ -22,27 +22,21 @@ import { createContext, type BenchPaths } from './context';
 import { markdown, svgChart, targetLines, textTable, type BenchReport } from './report';
 import { behindNginx } from './scenarios/nginx';
 import { cluster } from './scenarios/cluster';
-import {
-  argon2Floor,
-  databaseFloors,
-  expressWithDatabaseRead,
-  references,
-} from './scenarios/references';
+import { argon2Floor, expressWithDatabaseRead, references } from './scenarios/references';
 import type { Scenario } from './scenarios/scenario';
 import { singleProcess } from './scenarios/single-process';
 import { soak } from './scenarios/soak';
 import { targets } from './targets';
 
 /**
- * In this order: the database references need the single-process app stopped, its account and
- * the refresh tokens it set aside.
+ * In this order: the Prisma reference needs the single-process app stopped (the embedded database
+ * has one owner) and its account. The floors of the single-process scenarios run inside it.
  */
 const SCENARIOS: readonly Scenario[] = [
   references,
   argon2Floor,
   singleProcess,
   expressWithDatabaseRead,
-  databaseFloors,
   soak,
   cluster,
   behindNginx,
@@ -70,7 +64,7 @@ async function bench(
   console.log(`Database: ${database}`);
   console.log(`Rate-limit store: ${store}`);
   console.log(
-    `Load: autocannon, ${config.connections} connections, ${config.durationSec} s per scenario after ${config.warmupSec} s of warm-up; logs in ${path.relative(ROOT, paths.logs)}/\n`,
+    `Load: autocannon, ${config.connections} connections, ${config.durationSec} s per scenario after ${config.warmupSec} s of warm-up; ${config.repeat} round(s) of the scenarios with a floor or variant; logs in ${path.relative(ROOT, paths.logs)}/\n`,
   );
 
   // A server database is migrated once, as a deploy does (the app never migrates it itself).
@@ -91,6 +85,7 @@ async function bench(
     connections: config.connections,
     durationSec: config.durationSec,
     warmupSec: config.warmupSec,
+    repeat: config.repeat,
     measurements,
     skipped,
     targets: targets(measurements, {

@@ -2,19 +2,24 @@ import path from 'node:path';
 import { parseLogLines } from '../../harness/log-capture';
 import { startProcess } from '../../harness/processes';
 import { LOGIN_BURST_CONNECTIONS } from '../targets';
+import type { BenchContext } from '../context';
 import type { Scenario } from './scenario';
 
 const REFERENCES = path.resolve(__dirname, '..', 'references');
 
-/** Raw node:http and bare Express 5 hello-worlds: the yardsticks every ratio divides by. */
+/**
+ * Raw node:http and bare Express 5 hello-worlds: the yardsticks every ratio divides by. With the
+ * `single` group, bare Express is measured there instead, in rounds alternated with the app.
+ */
 export const references: Scenario = {
   selected: (groups) => groups.has('reference'),
   async run(ctx) {
     console.log('References (same machine, same Node):');
-    for (const [id, title, script] of [
+    const all = [
       ['ref-node-http', 'raw node:http hello-world', 'node-http.mjs'],
       ['ref-express', 'bare Express 5 hello-world', 'express.mjs'],
-    ] as const) {
+    ] as const;
+    for (const [id, title, script] of ctx.config.groups.has('single') ? all.slice(0, 1) : all) {
       const server = await ctx.startServer(
         id,
         path.join(REFERENCES, script),
@@ -63,90 +68,47 @@ export const expressWithDatabaseRead: Scenario = {
   },
 };
 
+/** The scripts of the references, for the scenarios that start them. */
+export const referenceScript = (name: string) => path.join(REFERENCES, name);
+
 /**
- * The floors of the database-bound scenarios, on the same PostgreSQL: bare Express plus one
- * node-postgres prepared statement, the read of a user by id (`/me`'s floor) and the app's own
- * rotation statement (refresh's floor). They need a PostgreSQL server (DATABASE_URL) and, for
- * the rotation, the unspent tokens the single-process scenario set aside.
+ * The argon2id floor of login, without the `single` group (which measures it in rounds).
  */
-export const databaseFloors: Scenario = {
-  selected: (groups) => groups.has('reference') && groups.has('single'),
-  async run(ctx) {
-    if (!ctx.config.databaseUrl) {
-      ctx.skip('ref-express-pg', 'the pg floors need a PostgreSQL server: set DATABASE_URL');
-      return;
-    }
-    const account = await ctx.account();
-    const read = await ctx.startServer(
-      'ref-express-pg-read',
-      path.join(REFERENCES, 'express-pg-read.mjs'),
-      ctx.appEnv({ BENCH_USER_ID: account.userId }),
-      '/',
-    );
-    try {
-      await ctx.measure({
-        id: 'ref-express-pg-read',
-        title: 'bare Express 5 + one pg prepared read of a user',
-        group: 'reference',
-        job: { url: read.url, method: 'GET', path: '/' },
-      });
-    } finally {
-      await read.stop();
-    }
-    const tokens = ctx.spareRefreshTokens;
-    if (!tokens) return;
-    // Ready once it listens: GET / is a 404 from Express, not a 200.
-    const rotation = await ctx.startServer(
-      'ref-express-pg-rotation',
-      path.join(REFERENCES, 'express-pg-rotation.mjs'),
-      ctx.appEnv(),
-      '/health',
-    );
-    try {
-      await ctx.measure({
-        id: 'ref-express-pg-rotation',
-        title: 'bare Express 5 + one pg rotation statement',
-        group: 'reference',
-        job: { url: rotation.url, method: 'POST', path: '/', refreshTokens: tokens },
-      });
-    } finally {
-      await rotation.stop();
-    }
-  },
+export const argon2Floor: Scenario = {
+  selected: (groups) => groups.has('reference') && !groups.has('single'),
+  run: (ctx) => measureArgon2Floor(ctx, ctx.config.warmupSec),
 };
 
 /**
  * The argon2id floor of login: verifications per second through the app's own hasher (its
- * parameters and concurrency), 32 in flight like the login burst, on the same cores.
+ * parameters and concurrency), 32 in flight like the login burst, on the same cores. Recorded
+ * as the measurement `ref-argon2` (one more round of it when it exists).
  */
-export const argon2Floor: Scenario = {
-  selected: (groups) => groups.has('reference'),
-  async run(ctx) {
-    process.stdout.write('  argon2id floor (verifications/s, the app hasher, 32 in flight) ... ');
-    const floor = startProcess(ctx.config.node, [path.join(REFERENCES, 'argon2-floor.mjs')], {
-      name: 'argon2 floor',
-      env: {
-        ...ctx.appEnv(),
-        PATH: process.env.PATH,
-        BENCH_DURATION: String(ctx.config.durationSec),
-        BENCH_WARMUP: String(ctx.config.warmupSec),
-        BENCH_FLOOR_IN_FLIGHT: String(LOGIN_BURST_CONNECTIONS),
-      },
-      cwd: ctx.paths.work,
-    });
-    if ((await floor.exited) !== 0) throw new Error(`the argon2 floor failed:\n${floor.tail()}`);
-    const result = parseLogLines(floor.output()).at(-1) as { verificationsPerSec: number };
-    const perSec = result.verificationsPerSec;
-    console.log(`${perSec.toFixed(1)} verifications/s`);
-    ctx.results.measurements.push({
-      id: 'ref-argon2',
-      title: 'argon2id floor: verifications/s at the app concurrency',
-      group: 'reference',
-      requestsPerSec: perSec,
-      latencyMs: { p50: 0, p99: 0, max: 0 },
-      total: Math.round(perSec * ctx.config.durationSec),
-      errors: 0,
-      statusCounts: {},
-    });
-  },
-};
+export async function measureArgon2Floor(ctx: BenchContext, warmupSec: number): Promise<void> {
+  process.stdout.write('  argon2id floor (verifications/s, the app hasher, 32 in flight) ... ');
+  const floor = startProcess(ctx.config.node, [path.join(REFERENCES, 'argon2-floor.mjs')], {
+    name: 'argon2 floor',
+    env: {
+      ...ctx.appEnv(),
+      PATH: process.env.PATH,
+      BENCH_DURATION: String(ctx.config.durationSec),
+      BENCH_WARMUP: String(warmupSec),
+      BENCH_FLOOR_IN_FLIGHT: String(LOGIN_BURST_CONNECTIONS),
+    },
+    cwd: ctx.paths.work,
+  });
+  if ((await floor.exited) !== 0) throw new Error(`the argon2 floor failed:\n${floor.tail()}`);
+  const result = parseLogLines(floor.output()).at(-1) as { verificationsPerSec: number };
+  const perSec = result.verificationsPerSec;
+  console.log(`${perSec.toFixed(1)} verifications/s`);
+  ctx.record({
+    id: 'ref-argon2',
+    title: 'argon2id floor: verifications/s at the app concurrency',
+    group: 'reference',
+    requestsPerSec: perSec,
+    latencyMs: { p50: 0, p99: 0, max: 0 },
+    total: Math.round(perSec * ctx.config.durationSec),
+    errors: 0,
+    statusCounts: {},
+  });
+}

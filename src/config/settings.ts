@@ -297,6 +297,17 @@ export const settings = {
         'Window of both account-mail limits (1 h).',
       ),
     },
+    /**
+     * How many requests of a client's `/api` allowance must be left (as this process last saw it)
+     * for an authenticated request to check its session while the limit is counted, rather than
+     * after (see rate-limit/limit-headroom.ts).
+     */
+    apiOverlapMargin: setting({
+      env: 'RATE_LIMIT_API_OVERLAP_MARGIN',
+      format: wholeNumber(0),
+      default: 20,
+      doc: "Authenticated requests check the session while the `/api` limit is counted only when more than this many requests of the client's allowance were left (as this process last saw); else after. Room for other instances' counts.",
+    }),
     ipv6Subnet: setting({
       env: 'RATE_LIMIT_IPV6_SUBNET',
       format: wholeNumber(32, 64),

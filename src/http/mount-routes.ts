@@ -11,7 +11,7 @@ export interface ApiRouterDeps {
   features: readonly Feature[];
   /** Verifies the caller of every `bearer` route. */
   authenticator: Authenticator;
-  limits: Pick<RateLimiters, 'api' | 'policies'>;
+  limits: Pick<RateLimiters, 'api' | 'apiHasRoom' | 'policies'>;
   /** Largest JSON body accepted (`BODY_LIMIT`). */
   bodyLimit: string;
   /** Counts running handlers, so shutdown can wait for them. */
@@ -24,7 +24,11 @@ export interface ApiRouterDeps {
  * The adapter from route tables to Express: builds the `/api` router from every feature's
  * routes. For each request, in order:
  * 1. the API-wide rate limit, then the route's limits that need no body, before the body is
- *    read: a flood is turned away for the price of one counter;
+ *    read: a flood is turned away for the price of one counter. On a `bearer` route with no
+ *    limit of its own before the body, the authenticator's I/O (the session check) starts while
+ *    the API-wide limit is counted, when the client had room under it (see
+ *    RateLimiters.apiHasRoom): the two round trips overlap, and a flood over the limit still
+ *    costs no database read per request;
  * 2. JSON body parsing (any other body type is a 415);
  * 3. the feature's headers, authentication, the route's permission, validation of params, query and body (in that
  *    order), then the route's limits keyed by account (the `signIn` policy: by the
@@ -41,6 +45,26 @@ export function createApiRouter({
   onReplyViolation,
 }: ApiRouterDeps): Router {
   const api = Router();
+  const start = authenticator.start?.bind(authenticator);
+  if (start) {
+    const startEarly: RequestHandler = (req, _res, next) => {
+      if (limits.apiHasRoom(req)) {
+        const started = start(req);
+        // Counted like the handler: shutdown waits for it before it closes the pool.
+        if (started) void inFlight.track(started).catch(() => {});
+      }
+      next();
+    };
+    for (const feature of features) {
+      for (const route of feature.routes) {
+        // A route limited before its body (change-password's sign-in limits) could refuse the
+        // request after the API-wide limit let it through: it checks the session after both.
+        if (route.auth !== 'bearer' || policiesOf(route, limits).some((p) => p.early.length > 0))
+          continue;
+        api[route.method](`${feature.basePath}${route.path}`, startEarly);
+      }
+    }
+  }
   api.use(limits.api);
 
   // Features may share a base path (the admin API's users and audit tables both mount on

@@ -177,6 +177,14 @@ export interface Authenticator {
   authenticate(req: Request, res: Response): Principal | Promise<Principal>;
   /** Whether the caller's role grants `permission`. */
   can(principal: Principal, permission: Permission): boolean;
+  /**
+   * Optional: starts the I/O of {@link authenticate} for `req` ahead of it, while the API-wide
+   * limit is still being counted (the route adapter asks only when the client has room under that
+   * limit, see RateLimiters.apiHasRoom); `authenticate` then uses what it started. It touches no
+   * reply and never throws: whatever goes wrong, `authenticate` finds out again and answers.
+   * Returns the work started (settling when it is done), or undefined when it started none.
+   */
+  start?(req: Request): Promise<unknown> | undefined;
   /** The codes it throws, for the docs and reply checks of every `bearer` route. */
   errors: readonly ErrorCode[];
 }

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import type { Request, RequestHandler, Response } from 'express';
-import { rateLimit, type Options, type Store } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit, type Options, type Store } from 'express-rate-limit';
 import type { Config, RateLimitPolicy } from '../config';
 import { DomainError } from '../errors/domain-error';
 import { HttpErrorCode } from '../http/error-statuses';
@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import type { Redis } from '../redis/redis-client';
 import { AccountConcurrency } from './account-concurrency';
 import { ACCOUNT_LOCAL, accountKey, ipAndAccountKey } from './client-key';
+import { LimitHeadroom } from './limit-headroom';
 import type { SignInDelay } from './sign-in-delay';
 import { selectStores, type RateLimitState, type StoreSelection } from './store-selection';
 
@@ -64,6 +65,13 @@ export interface RouteRateLimit {
 export interface RateLimiters {
   /** Every request under `/api`, per client address. Mount before body parsing. */
   api: RequestHandler;
+  /**
+   * Whether `req`, about to pass {@link api}, may start work that a refusal would waste (the
+   * session check) before its count comes back: only while its client had more than
+   * `RATE_LIMIT_API_OVERLAP_MARGIN` requests left, as this process last saw (see
+   * limit-headroom.ts). Call it before `api` runs, at most once per request.
+   */
+  apiHasRoom: (req: Request) => boolean;
   /** See {@link RateLimitPolicyName}. */
   policies: Readonly<Record<RateLimitPolicyName, RouteRateLimit>>;
   /** Where counts live now (Redis, or the memory fallback during an outage). */
@@ -146,7 +154,14 @@ export function createRateLimiters({
     });
   };
 
-  const api = limiter('api', config.rateLimit.api, 'Too many requests; try again later');
+  const api = apiLimiter(
+    limiter('api', config.rateLimit.api, 'Too many requests; try again later', {
+      keyGenerator: (req) => apiKey(req, ipv6Subnet),
+      requestPropertyName: API_COUNT,
+    }),
+    new LimitHeadroom({ margin: config.rateLimit.apiOverlapMargin }),
+    ipv6Subnet,
+  );
   const perAddress = limiter(
     'auth',
     config.rateLimit.auth,
@@ -201,7 +216,8 @@ export function createRateLimiters({
   stores.start();
 
   return {
-    api,
+    api: api.middleware,
+    apiHasRoom: api.hasRoom,
     policies,
     state: stores.state,
     async close() {
@@ -255,6 +271,54 @@ function accountMailPolicy(
       await runLimiter(perAccount, req, res);
       return () => {};
     },
+  };
+}
+
+/** The API-wide count a request reserved early (its key), see RateLimiters.apiHasRoom. */
+const RESERVED = Symbol('api limit reserved');
+
+/** Where the API-wide limiter leaves its count on the request (`req[API_COUNT]`). */
+const API_COUNT = 'apiRateLimit';
+
+/** The API-wide limit's key: the client address (an IPv6 one by subnet), as the default. */
+const apiKey = (req: Request, ipv6Subnet: number) => ipKeyGenerator(req.ip ?? '', ipv6Subnet);
+
+/**
+ * The API-wide limiter, telling `headroom` of every request it counts and of every count that
+ * comes back, so that {@link RateLimiters.apiHasRoom} can answer without waiting for the store.
+ */
+function apiLimiter(limiter: RequestHandler, headroom: LimitHeadroom, ipv6Subnet: number) {
+  // A flag on the request, not a WeakSet: see bearerAuthenticator.
+  const flagged = (req: Request) => req as Request & { [RESERVED]?: string };
+  return {
+    hasRoom: (req: Request): boolean => {
+      const key = apiKey(req, ipv6Subnet);
+      if (!headroom.reserve(key)) return false;
+      flagged(req)[RESERVED] = key;
+      return true;
+    },
+    middleware: ((req, res, next) => {
+      const reservedKey = flagged(req)[RESERVED];
+      const key = reservedKey ?? apiKey(req, ipv6Subnet);
+      headroom.enter(key, reservedKey !== undefined);
+      const settle = () => {
+        const count = (req as Request & { [API_COUNT]?: { remaining: number; resetTime?: Date } })[
+          API_COUNT
+        ];
+        headroom.settle(
+          key,
+          count?.resetTime
+            ? { left: count.remaining, resetAt: count.resetTime.getTime() }
+            : undefined,
+        );
+      };
+      // express-rate-limit catches its own errors (they reach `next`): the promise settles when
+      // the count is known and the request was passed on or refused.
+      return Promise.resolve(limiter(req, res, next)).then(settle, (error: unknown) => {
+        settle();
+        throw error;
+      });
+    }) satisfies RequestHandler,
   };
 }
 

@@ -1,4 +1,14 @@
-import { markdown, ratio, svgChart, textTable, type BenchReport } from '../../bench/report';
+import {
+  floorRatio,
+  markdown,
+  median,
+  ratio,
+  svgChart,
+  textTable,
+  type BenchReport,
+  type Measurement,
+} from '../../bench/report';
+import { targets } from '../../bench/targets';
 
 const measurement = (id: string, title: string, requestsPerSec: number, errors = 0) => ({
   id,
@@ -80,5 +90,65 @@ describe('the bench report', () => {
     expect(svg.match(/<rect x=/g)).toHaveLength(4);
     expect(svg).toContain('POST /api/auth/login &lt;32&gt;');
     expect(svg).not.toContain('<32>');
+  });
+
+  describe('measured in alternated rounds', () => {
+    const rounds = (id: string, samples: number[], more: Partial<Measurement> = {}) => ({
+      ...measurement(id, id, median(samples)),
+      samples,
+      ...more,
+    });
+    const alternated: BenchReport = {
+      ...report,
+      repeat: 3,
+      measurements: [
+        rounds('ref-express', [20_000, 10_000, 20_000]),
+        rounds('ref-express-pg-read', [4_000, 2_000, 4_000]),
+        // Each round's ratio: 0.75, 0.5, 1.0; the ratio of the medians would say 0.75 as well,
+        // but the range shows how far apart the rounds were.
+        rounds('me', [3_000, 1_000, 4_000], { floor: 'ref-express-pg-read' }),
+        rounds('login', [90, 95, 100], { floor: 'ref-argon2' }),
+        rounds('ref-argon2', [100, 100, 100]),
+        rounds('login-audit-off', [100, 100, 100], {
+          title: 'login without audit',
+          variantOf: 'login',
+          variantEnv: { AUDIT_ENABLED: 'false' },
+        }),
+      ],
+    };
+
+    it('reports the median of the rounds’ ratios and their range', () => {
+      expect(median([3, 1, 2])).toBe(2);
+      expect(median([4, 1, 2, 3])).toBe(2.5);
+      expect(floorRatio(alternated, 'me')).toMatchObject({
+        ratio: 0.75,
+        min: 0.5,
+        max: 1,
+        rounds: 3,
+      });
+      // Paired by round: 3000/20000, 1000/10000, 4000/20000.
+      expect(ratio(alternated, 'me')).toBeCloseTo(0.15);
+      const table = textTable(alternated);
+      expect(table).toContain('0.75x (0.50-1.00) ref-express-pg-read');
+      expect(table).toContain('login / this: 0.95x (0.90-1.00)');
+      expect(markdown(alternated)).toContain('ran in 3 rounds, alternated with them');
+    });
+
+    it('judges a scenario against its variant', () => {
+      const list = targets(alternated.measurements, { redis: true });
+      expect(list).toContainEqual({
+        name: 'login against itself with AUDIT_ENABLED=false',
+        expected: '>= 0.90x',
+        actual: 'median 0.95x (0.90-1.00 over 3 rounds)',
+        met: true,
+      });
+      expect(list).toContainEqual(
+        expect.objectContaining({
+          name: expect.stringContaining('GET /api/auth/me'),
+          actual: 'median 0.75x (0.50-1.00 over 3 rounds)',
+          met: true,
+        }),
+      );
+    });
   });
 });
