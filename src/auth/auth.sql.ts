@@ -55,9 +55,10 @@ export interface UserRow {
 
 /**
  * A sign-in: the session, its first refresh token and the `signin.succeeded` event, in one
- * statement (one round trip; a Prisma nested create is a transaction of four). Parameters:
- * $1 session id, $2 user id, $3 user agent, $4 ip, $5 session expiry, $6 token id, $7 token
- * hash, $8 token expiry, $9-$14 the event ({@link auditEventParams}). Returns the session id.
+ * statement: one round trip, where a Prisma nested create is a transaction (BEGIN, INSERTs,
+ * COMMIT). Parameters: $1 session id, $2 user id, $3 user agent, $4 ip, $5 session expiry,
+ * $6 token id, $7 token hash, $8 token expiry, $9-$14 the event ({@link auditEventParams}).
+ * Returns the session id.
  */
 export const createSession: SqlStatement = {
   name: 'auth_create_session',
