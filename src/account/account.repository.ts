@@ -3,6 +3,7 @@ import { DomainError } from '../errors/domain-error';
 import { Prisma } from '../generated/prisma/client';
 import * as authSql from '../auth/auth.sql';
 import { AuthErrorCode } from '../auth/auth.errors';
+import type { RequestMeta } from '../audit/audit-log';
 import type { TokenPurpose } from './account-token';
 
 /**
@@ -12,6 +13,7 @@ import type { TokenPurpose } from './account-token';
  *
  * Lock order, the same in every flow (and compatible with auth/auth.sql.ts): **the user row
  * first**, then its account tokens, then its sessions (in id order), then their refresh tokens.
+ * Processing a reset request claims its row (which no other flow touches) before the user row.
  * Two flows of one account therefore queue on its user row and never deadlock; the hot auth
  * statements never lock a user row.
  */
@@ -33,6 +35,21 @@ export interface SpentToken {
   userId: string;
   /** The address an email change confirms; null for other purposes. */
   newEmail: string | null;
+}
+
+/** A password reset request as `forgot` recorded it, claimed by whoever processes it. */
+export interface ResetRequest {
+  id: string;
+  email: string;
+  request: RequestMeta;
+  createdAt: Date;
+}
+
+/** The account a reset request names, locked for the rest of the transaction. */
+export interface ResetRequestUser {
+  id: string;
+  email: string;
+  disabledAt: Date | null;
 }
 
 /** Why a token cannot be spent: unknown (or used, or voided), or only expired. */
@@ -59,13 +76,6 @@ export function createAccountRepository({ prisma }: Pick<Database, 'prisma'>) {
     /** Runs `work` in one interactive transaction (READ COMMITTED): all of it commits, or none. */
     transaction<T>(work: (tx: AccountTx) => Promise<T>): Promise<T> {
       return prisma.$transaction(work, INTERACTIVE_TRANSACTION);
-    },
-
-    findUserByEmail(email: string) {
-      return prisma.user.findUnique({
-        where: { email },
-        select: { id: true, email: true, emailVerifiedAt: true },
-      });
     },
 
     findUserById(id: string) {
@@ -219,6 +229,83 @@ export function createAccountRepository({ prisma }: Pick<Database, 'prisma'>) {
       );
     },
 
+    /**
+     * Records a password reset request: one INSERT, the same for every address (nothing is
+     * looked up), so what `forgot` does before its reply costs the same whether or not an
+     * account uses the address. @returns the request's id.
+     */
+    async recordResetRequest(email: string, request: RequestMeta, now: Date): Promise<string> {
+      const row = await prisma.passwordResetRequest.create({
+        data: {
+          email,
+          ip: request.ip,
+          userAgent: request.userAgent,
+          requestId: request.requestId,
+          createdAt: now,
+        },
+        select: { id: true },
+      });
+      return row.id;
+    },
+
+    /**
+     * Claims one reset request for this transaction by deleting it: `id`'s, or with no id the
+     * oldest created before `createdBefore` that no other transaction holds (SKIP LOCKED, so
+     * sweepers on several replicas take different ones). A concurrent claim of the same row
+     * waits for this transaction and then finds nothing: each request is processed once, and
+     * if the transaction rolls back, the request is back for the next sweep.
+     * @returns the request, or null when there is none (left) to claim.
+     */
+    async claimResetRequest(
+      tx: AccountTx,
+      which: { id: string } | { createdBefore: Date },
+    ): Promise<ResetRequest | null> {
+      const rows =
+        'id' in which
+          ? await tx.$queryRaw<ResetRequestRow[]>`
+              DELETE FROM password_reset_requests WHERE id = ${which.id}::uuid
+              RETURNING id, email, ip, user_agent, request_id, created_at`
+          : await tx.$queryRaw<ResetRequestRow[]>`
+              DELETE FROM password_reset_requests WHERE id = (
+                SELECT id FROM password_reset_requests WHERE created_at < ${which.createdBefore}
+                ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+              RETURNING id, email, ip, user_agent, request_id, created_at`;
+      const row = rows[0];
+      if (!row) return null;
+      return {
+        id: row.id,
+        email: row.email,
+        request: { ip: row.ip, userAgent: row.user_agent, requestId: row.request_id },
+        createdAt: row.created_at,
+      };
+    },
+
+    /**
+     * Deletes, in batches, reset requests created before `createdBefore` (older than a reset
+     * link lives: a link mailed now would answer a request its sender has given up on).
+     * Rows another transaction holds are skipped. @returns how many were deleted.
+     */
+    async dropResetRequests(createdBefore: Date, batchSize = 1_000): Promise<number> {
+      let total = 0;
+      for (;;) {
+        const deleted = await prisma.$executeRaw`
+          DELETE FROM password_reset_requests WHERE id IN (
+            SELECT id FROM password_reset_requests WHERE created_at < ${createdBefore}
+            LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)`;
+        total += deleted;
+        if (deleted < batchSize) return total;
+      }
+    },
+
+    /** Locks the account using `email` (the user row first: the lock order), if there is one. */
+    async lockUserByEmail(tx: AccountTx, email: string): Promise<ResetRequestUser | null> {
+      const rows = await tx.$queryRaw<
+        Array<{ id: string; email: string; disabled_at: Date | null }>
+      >`SELECT id, email, disabled_at FROM users WHERE email = ${email} FOR NO KEY UPDATE`;
+      const row = rows[0];
+      return row ? { id: row.id, email: row.email, disabledAt: row.disabled_at } : null;
+    },
+
     /** Deletes the user; its sessions, refresh tokens and account tokens go with it (cascade). */
     async deleteUser(tx: AccountTx, userId: string): Promise<void> {
       await tx.user.delete({ where: { id: userId } });
@@ -232,6 +319,15 @@ interface LockedUserRow {
   name: string | null;
   password_hash: string;
   email_verified_at: Date | null;
+}
+
+interface ResetRequestRow {
+  id: string;
+  email: string;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  created_at: Date;
 }
 
 export type AccountRepository = ReturnType<typeof createAccountRepository>;

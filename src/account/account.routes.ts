@@ -59,14 +59,14 @@ export function accountFeature({ account }: { account: AccountService }): Featur
         path: '/password/forgot',
         summary: 'Mail a password reset link, if an account uses the address',
         description:
-          'Answers 202 with the same body, and in the same time, whether or not an account uses the address: the lookup happens after the reply. A newer link voids older ones; a link expires after `PASSWORD_RESET_TTL_SECONDS` (30 min).',
+          'Answers 202 with the same body, and in the same time, whether or not an account uses the address: before replying it only records the request (one insert, the same for every address); the lookup, the link and the mail follow the reply, in one transaction that consumes the request. A request accepted with 202 is not lost: if that processing never runs (a crash, a database blip), a sweep on every server process mails it within `PASSWORD_RESET_SWEEP_INTERVAL_MS`, unless it is older than a link lives. A disabled account gets no link. A newer link voids older ones; a link expires after `PASSWORD_RESET_TTL_SECONDS` (30 min).',
         auth: 'none',
         rateLimits: ['accountMail'],
         body: forgotPasswordBody,
         responses: { 202: { description: 'Accepted', body: acceptedResponse } },
         errors: [],
-      }).handle(({ body, req }) => {
-        account.forgotPassword(body.email, requestMeta(req));
+      }).handle(async ({ body, req }) => {
+        await account.forgotPassword(body.email, requestMeta(req));
         return { status: 202, body: FORGOT_PASSWORD_REPLY };
       }),
       defineRoute({

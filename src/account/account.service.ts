@@ -12,6 +12,27 @@ import type { AccountMails } from './account.mails';
 import type { AccountRepository, AccountTx, LockedUser, SpentToken } from './account.repository';
 import { hashAccountToken, newAccountToken, TokenPurpose } from './account-token';
 
+/**
+ * How old a reset request must be before the sweep takes it as left behind: its own process
+ * handles it within milliseconds of the reply, so the sweep does not race it in normal
+ * operation (if it did, the claim would still let only one of them process it).
+ */
+export const RESET_REQUEST_LEFT_BEHIND_MS = 5_000;
+
+/** Reset requests one sweep processes at most (each in its own short transaction). */
+export const RESET_REQUEST_SWEEP_BATCH = 100;
+
+/** What became of a reset request: mailed, or why not (the account's state, or its age). */
+export type ResetRequestOutcome = 'mailed' | 'unknown' | 'disabled' | 'stale';
+
+/** What one sweep of left-behind reset requests did. */
+export interface ResetRequestSweep {
+  /** Requests claimed and processed (mailed or not, see {@link ResetRequestOutcome}). */
+  processed: number;
+  /** Requests older than a reset link lives, deleted unprocessed. */
+  dropped: number;
+}
+
 /** Where mailed links point, and how long each kind lives. */
 export interface AccountLinks {
   /** APP_PUBLIC_URL: the front end's base URL. */
@@ -36,8 +57,9 @@ export interface AccountServiceDeps {
   links: AccountLinks;
   allowUnverifiedSignIn: boolean;
   /**
-   * Runs work after the reply was sent, counted so shutdown waits for it (the forgot-password
-   * lookup: see {@link AccountService.forgotPassword}). Rejections are the runner's to log.
+   * Runs work after the reply was sent, counted so shutdown waits for it (the processing of a
+   * reset request: see {@link AccountService.forgotPassword}). Rejections are the runner's to
+   * log; a request whose processing failed or never ran is left for the sweep.
    */
   runAfterReply: (what: string, work: () => Promise<void>) => void;
   /**
@@ -173,6 +195,57 @@ export function createAccountService({
     return user;
   }
 
+  /**
+   * Claims one reset request and, in the same transaction, mails its address a reset link if
+   * an enabled account uses it: older reset links voided, the token, the mail and the audit
+   * event commit with the claim, or nothing does and the request stays for the sweep.
+   * @returns what became of the request, or null when there was none to claim.
+   */
+  async function processResetRequest(
+    which: { id: string } | { createdBefore: Date },
+  ): Promise<ResetRequestOutcome | null> {
+    const at = now();
+    const outcome = await transaction(async (tx) => {
+      const claimed = await repository.claimResetRequest(tx, which);
+      if (!claimed) return null;
+      if (claimed.createdAt.getTime() <= at.getTime() - links.resetTtlSeconds * 1000) {
+        return 'stale' as const;
+      }
+      // The user row locked: of two concurrent requests, the later one voids the earlier's link.
+      const user = await repository.lockUserByEmail(tx, claimed.email);
+      if (!user) return 'unknown' as const;
+      if (user.disabledAt !== null) return 'disabled' as const;
+      const { token, hash } = newAccountToken();
+      await repository.issueToken(
+        tx,
+        {
+          userId: user.id,
+          purpose: TokenPurpose.PASSWORD_RESET,
+          tokenHash: hash,
+          expiresAt: expiry(at, links.resetTtlSeconds),
+        },
+        at,
+      );
+      await queue(
+        tx,
+        mails.passwordReset(
+          user.email,
+          link(links.resetPasswordPath, token),
+          links.resetTtlSeconds,
+        ),
+      );
+      await audit.record(
+        { type: 'password.reset_requested', subjectUserId: user.id, request: claimed.request },
+        tx,
+      );
+      return 'mailed' as const;
+    });
+    if (outcome && outcome !== 'mailed') {
+      logger.debug({ outcome }, 'password reset request processed: nothing sent');
+    }
+    return outcome;
+  }
+
   /** What auth's own flows (register, change-password) do with the lifecycle. */
   const authHooks: AuthLifecycleHooks = {
     allowUnverifiedSignIn,
@@ -205,48 +278,39 @@ export function createAccountService({
     authHooks,
 
     /**
-     * Starts a password reset. Answers the same for every address, at once: the lookup, the
-     * token and the mail happen after the reply (counted, so shutdown waits for them), so
-     * neither the reply nor its timing depends on whether the address has an account. For an
-     * unknown address nothing is queued.
+     * Accepts a password reset request: records it (one INSERT, whatever the address), then has
+     * it processed right after the reply (counted, so shutdown waits for it). Neither the reply
+     * nor its timing depends on whether the address has an account; once this returns, the
+     * request survives a crash or a database blip before it is processed: the sweep
+     * ({@link AccountService.sweepResetRequests}) of any server process picks it up.
      */
-    forgotPassword(email: string, request: RequestMeta): void {
+    async forgotPassword(email: string, request: RequestMeta): Promise<void> {
+      const id = await repository.recordResetRequest(email, request, now());
       runAfterReply('password reset request', async () => {
-        const found = await repository.findUserByEmail(email);
-        if (!found) {
-          logger.debug('password reset requested for an unknown address: nothing sent');
-          return;
-        }
-        const at = now();
-        const { token, hash } = newAccountToken();
-        await transaction(async (tx) => {
-          // Locked first: of two concurrent requests, the later one voids the earlier's link.
-          const user = await repository.lockUser(tx, found.id);
-          if (!user) return;
-          await repository.issueToken(
-            tx,
-            {
-              userId: user.id,
-              purpose: TokenPurpose.PASSWORD_RESET,
-              tokenHash: hash,
-              expiresAt: expiry(at, links.resetTtlSeconds),
-            },
-            at,
-          );
-          await queue(
-            tx,
-            mails.passwordReset(
-              user.email,
-              link(links.resetPasswordPath, token),
-              links.resetTtlSeconds,
-            ),
-          );
-          await audit.record(
-            { type: 'password.reset_requested', subjectUserId: user.id, request },
-            tx,
-          );
-        });
+        await processResetRequest({ id });
       });
+    },
+
+    /**
+     * Processes the reset requests left behind: those older than `leftBehindMs` whose
+     * after-reply processing never ran or failed (a crash, a database blip). Requests older
+     * than a reset link lives are dropped unmailed. Safe on every replica at once: each request
+     * is claimed by one of them (SKIP LOCKED). At most `batchSize` are processed per call.
+     */
+    async sweepResetRequests({
+      leftBehindMs = RESET_REQUEST_LEFT_BEHIND_MS,
+      batchSize = RESET_REQUEST_SWEEP_BATCH,
+    }: { leftBehindMs?: number; batchSize?: number } = {}): Promise<ResetRequestSweep> {
+      const at = now();
+      const dropped = await repository.dropResetRequests(
+        new Date(at.getTime() - links.resetTtlSeconds * 1000),
+      );
+      const createdBefore = new Date(at.getTime() - leftBehindMs);
+      let processed = 0;
+      while (processed < batchSize && (await processResetRequest({ createdBefore }))) {
+        processed += 1;
+      }
+      return { processed, dropped };
     },
 
     /**

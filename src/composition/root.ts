@@ -3,7 +3,8 @@ import type { DestinationStream } from 'pino';
 import { accountMails } from '../account/account.mails';
 import { createAccountRepository } from '../account/account.repository';
 import { accountFeature } from '../account/account.routes';
-import { createAccountService } from '../account/account.service';
+import { createAccountService, type AccountService } from '../account/account.service';
+import { startResetRequestSweep } from '../account/reset-request-sweep';
 import { createAdminRepository } from '../admin/admin.repository';
 import { adminFeature } from '../admin/admin.routes';
 import { createAdminService } from '../admin/admin.service';
@@ -65,6 +66,11 @@ export interface ComposeOptions {
    * there (the sign-in policy's fairness tests). Production passes none.
    */
   wrapPasswordHasher?: (hasher: PasswordHasher) => PasswordHasher;
+  /**
+   * Tests only: drops the work a request leaves to run after its reply (the processing of a
+   * password reset request), as a crash right after the reply would. Production passes none.
+   */
+  dropAfterReplyWork?: boolean;
 }
 
 /** Everything a server process runs on, built from its configuration. */
@@ -82,6 +88,8 @@ export interface Services {
   readonly audit: AuditLog;
   /** This process's outbox sender: `wake()` it once a transaction that queued mail commits. */
   readonly mailSender: MailSender;
+  /** The account lifecycle (its sweep of left-behind reset requests runs on a timer). */
+  readonly account: AccountService;
   readonly readiness: () => Promise<Readiness>;
   /** Components that report their state in `/health/metrics`, each under its name. */
   readonly statusProviders: readonly StatusProvider[];
@@ -265,6 +273,7 @@ export async function composeServer(
     // Started on the next turn of the event loop, once the reply is written; counted with the
     // handlers from now on, so shutdown waits for it before closing the pool.
     runAfterReply: (what, work) => {
+      if (options.dropAfterReplyWork) return;
       inFlight
         .track(new Promise<void>((resolve) => setImmediate(resolve)).then(work))
         .catch((error: unknown) => {
@@ -292,6 +301,12 @@ export async function composeServer(
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
   });
   closers.add('token purge', stopPurge);
+  const stopResetRequestSweep = startResetRequestSweep({
+    account,
+    logger,
+    intervalMs: config.account.resetRequestSweepIntervalMs,
+  });
+  closers.add('password reset request sweep', stopResetRequestSweep);
   const admin = createAdminService({ repository: createAdminRepository(db, audit) });
 
   return {
@@ -304,6 +319,7 @@ export async function composeServer(
     limits,
     audit,
     mailSender,
+    account,
     readiness,
     statusProviders: [
       { name: 'rateLimit', state: limits.state },

@@ -441,6 +441,16 @@ export const settings = {
       default: 30 * 60,
       doc: 'Lifetime of a password reset link (30 min).',
     }),
+    /**
+     * Every server process sweeps reset requests whose processing after the reply never ran
+     * (a crash, a database blip): the longest a request accepted by `forgot` can wait.
+     */
+    resetRequestSweepIntervalMs: setting({
+      env: 'PASSWORD_RESET_SWEEP_INTERVAL_MS',
+      format: wholeNumber(100, 3_600_000),
+      default: 10_000,
+      doc: 'How often each server process mails the password reset requests left behind for more than 5 s (accepted with 202, but not processed after the reply: a crash, a database blip); requests older than `PASSWORD_RESET_TTL_SECONDS` are dropped instead.',
+    }),
     emailChangeTtlSeconds: setting({
       env: 'EMAIL_CHANGE_TTL_SECONDS',
       format: wholeNumber(60, 7 * 24 * 3600),

@@ -32,6 +32,8 @@ export interface TestAppOptions {
   extraRouters?: (db: Database) => readonly Router[];
   /** Wraps the password hasher (see ComposeOptions.wrapPasswordHasher). */
   wrapPasswordHasher?: ComposeOptions['wrapPasswordHasher'];
+  /** Drops the work requests leave for after their reply (see ComposeOptions.dropAfterReplyWork). */
+  dropAfterReplyWork?: boolean;
 }
 
 const violations: ReplyViolation[] = [];
@@ -67,6 +69,7 @@ export async function createTestApp(
     // The template is migrated already: skip loading the migration engine in every file.
     migrateEmbedded: false,
     ...(options.wrapPasswordHasher ? { wrapPasswordHasher: options.wrapPasswordHasher } : {}),
+    ...(options.dropAfterReplyWork ? { dropAfterReplyWork: true } : {}),
   });
   const app = createApp(root, {
     extraRouters: options.extraRouters?.(root.db),
