@@ -82,11 +82,13 @@ describe('the admin commands against a real PostgreSQL', () => {
 
     await withClient(database.url, async (client) => {
       const { rows } = await client.query(
-        `SELECT type, actor_user_id, data FROM audit_events WHERE subject_user_id = $1`,
+        `SELECT type, actor_user_id, data FROM audit_events WHERE subject_user_id = $1 ORDER BY created_at, id`,
         [(user as { id: string }).id],
       );
+      // Created by the command (no actor: nobody was signed in), then the sign-in above.
       expect(rows).toEqual([
         { type: 'user.registered', actor_user_id: null, data: { role: 'admin', via: 'cli' } },
+        { type: 'signin.succeeded', actor_user_id: (user as { id: string }).id, data: null },
       ]);
     });
   });
@@ -167,7 +169,14 @@ describe('the admin commands against a real PostgreSQL', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).not.toContain('password:');
 
-    const production = await run('seed.js', [], { ...env, NODE_ENV: 'production' });
+    // A production configuration that loads (mail and links set), so the refusal is the seed's own.
+    const production = await run('seed.js', [], {
+      ...env,
+      NODE_ENV: 'production',
+      APP_PUBLIC_URL: 'https://app.example.com',
+      MAIL_FROM: 'Example <no-reply@example.com>',
+      MAIL_TRANSPORT: 'log',
+    });
     expect(production.code).toBe(1);
     expect(production.stderr).toContain('refuses to run in production');
   });

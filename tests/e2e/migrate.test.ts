@@ -37,6 +37,7 @@ describe('db:migrate against a real PostgreSQL', () => {
         'account_tokens',
         'audit_events',
         'mail_outbox',
+        'password_reset_requests',
         'refresh_tokens',
         'sessions',
         'users',
