@@ -236,6 +236,7 @@ export async function composeServer(
     pollIntervalMs: config.mail.pollIntervalMs,
     maxAttempts: config.mail.maxAttempts,
     retryBaseMs: config.mail.retryBaseMs,
+    retention: { bodyMs: config.mail.bodyRetentionMs, days: config.mail.retentionDays },
     retryMaxMs: config.mail.retryMaxMs,
     // Past every timeout of one send (connection, greeting, then inactivity), so a live process
     // is never overtaken by a replica re-sending what it still sends.

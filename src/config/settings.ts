@@ -688,6 +688,18 @@ export const settings = {
       default: 5_000,
       doc: 'The wait after the first failed attempt; it doubles with each further one (with jitter), up to `MAIL_RETRY_MAX_MS`.',
     }),
+    bodyRetentionMs: setting({
+      env: 'MAIL_BODY_RETENTION_MS',
+      format: wholeNumber(0, MAX_TIMER_MS),
+      default: 15 * 60_000,
+      doc: 'How long a delivered (or given up) message keeps its body in the outbox; then it is blanked, because its links carry live account tokens (15 min).',
+    }),
+    retentionDays: setting({
+      env: 'MAIL_RETENTION_DAYS',
+      format: wholeNumber(0, 36_500),
+      default: 30,
+      doc: 'Delivered and given-up messages are deleted from the outbox after this many days; `0` keeps them.',
+    }),
     retryMaxMs: setting({
       env: 'MAIL_RETRY_MAX_MS',
       format: wholeNumber(10, MAX_TIMER_MS),

@@ -74,6 +74,36 @@ const countUnsent: SqlStatement = {
           WHERE status IN ('pending', 'failed') GROUP BY status`,
 };
 
+/**
+ * Blanks the bodies of up to $2 messages sent or given up on more than $1 ms ago: the links in
+ * them carry live account tokens (the table keeps only their hashes), so a copy of the body must
+ * not outlive its delivery by long. Kind, address, subject, Message-ID and outcome stay.
+ */
+const blankDeliveredBodies: SqlStatement = {
+  name: 'mail_outbox_blank_bodies',
+  text: `
+    UPDATE mail_outbox AS m SET text_body = '', html_body = NULL
+      FROM (SELECT id FROM mail_outbox
+             WHERE status IN ('sent', 'failed') AND text_body <> ''
+               AND COALESCE(sent_at, next_attempt_at) < now() - $1::int * interval '1 millisecond'
+             LIMIT $2::int
+             FOR UPDATE SKIP LOCKED) AS old
+     WHERE m.id = old.id
+ RETURNING m.id`,
+};
+
+/** Deletes up to $2 messages sent or given up on, created more than $1 days ago. */
+const deleteOld: SqlStatement = {
+  name: 'mail_outbox_delete_old',
+  text: `
+    DELETE FROM mail_outbox WHERE id IN (
+      SELECT id FROM mail_outbox
+       WHERE status IN ('sent', 'failed') AND created_at < now() - $1::int * interval '1 day'
+       LIMIT $2::int
+       FOR UPDATE SKIP LOCKED)
+ RETURNING id`,
+};
+
 /** `last_error` keeps the start of an error message: enough to act on, bounded in size. */
 const MAX_ERROR_LENGTH = 1_000;
 
@@ -91,6 +121,12 @@ export interface MailOutboxRepository {
   markFailed(message: Pick<OutboxMessage, 'id' | 'attempts'>, error: string): Promise<void>;
   /** Messages waiting to be sent, and those given up on. */
   countUnsent(): Promise<{ pending: number; failed: number }>;
+  /**
+   * Blanks the bodies of messages delivered (or given up on) more than `bodyRetentionMs` ago and
+   * deletes those older than `retentionDays` (0: kept), in batches; safe on many replicas.
+   * @returns how many rows were changed.
+   */
+  prune(bodyRetentionMs: number, retentionDays: number, batchSize?: number): Promise<number>;
 }
 
 export function createMailOutboxRepository(db: Pick<Database, 'sql'>): MailOutboxRepository {
@@ -122,6 +158,19 @@ export function createMailOutboxRepository(db: Pick<Database, 'sql'>): MailOutbo
       const rows = await db.sql.query<{ status: string; count: number }>(countUnsent, []);
       const count = (status: string) => rows.find((row) => row.status === status)?.count ?? 0;
       return { pending: count('pending'), failed: count('failed') };
+    },
+    async prune(bodyRetentionMs, retentionDays, batchSize = 500) {
+      let total = 0;
+      for (;;) {
+        const blanked = (await db.sql.query(blankDeliveredBodies, [bodyRetentionMs, batchSize]))
+          .length;
+        const deleted =
+          retentionDays > 0
+            ? (await db.sql.query(deleteOld, [retentionDays, batchSize])).length
+            : 0;
+        total += blanked + deleted;
+        if (blanked < batchSize && deleted < batchSize) return total;
+      }
     },
   };
 }

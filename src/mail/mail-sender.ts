@@ -24,6 +24,8 @@ export interface MailSenderOptions {
   pollIntervalMs: number;
   /** `MAIL_MAX_ATTEMPTS`. */
   maxAttempts: number;
+  /** `MAIL_BODY_RETENTION_MS` and `MAIL_RETENTION_DAYS`: what {@link MailOutboxRepository.prune} keeps. */
+  retention?: { bodyMs: number; days: number; everyMs?: number };
   /** `MAIL_RETRY_BASE_MS` and `MAIL_RETRY_MAX_MS`. */
   retryBaseMs: number;
   retryMaxMs: number;
@@ -125,9 +127,20 @@ export function startMailSender(options: MailSenderOptions): MailSender {
     logger.debug({ mail: { messageId: message.messageId, kind: message.kind } }, 'mail sent');
   };
 
+  let prunedAt = 0;
+  /** At most once a minute: blanks delivered bodies and deletes old rows (see prune). */
+  const prune = async () => {
+    const { retention } = options;
+    if (!retention || Date.now() - prunedAt < (retention.everyMs ?? 60_000)) return;
+    prunedAt = Date.now();
+    const pruned = await outbox.prune(retention.bodyMs, retention.days);
+    if (pruned > 0) logger.debug({ pruned }, 'mail outbox pruned');
+  };
+
   /** Sends what is due, batch after batch, until nothing is (or the sender stops). */
   const drain = async () => {
     try {
+      await prune();
       while (!stopped) {
         const batch = await outbox.claimDue(batchSize, leaseMs);
         if (outboxUnreachable) {

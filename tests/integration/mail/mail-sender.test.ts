@@ -351,3 +351,53 @@ describe('the outbox sender at shutdown', () => {
     expect(after.lastError).toMatch(/greeting|timeout/i);
   });
 });
+
+describe('the outbox retention', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ MAIL_POLL_INTERVAL_MS: '0' });
+  });
+  afterAll(() => t?.close());
+
+  it('blanks the bodies (live links) of messages delivered or given up on past MAIL_BODY_RETENTION_MS, and deletes rows past MAIL_RETENTION_DAYS', async () => {
+    const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
+    const queue = async (status: string, sentAt: Date | null, createdAt?: Date) => {
+      const messageId = await enqueueMail(t.db.prisma, mail(), 'example.com');
+      await t.db.prisma.mailMessage.update({
+        where: { messageId },
+        data: {
+          status,
+          sentAt,
+          nextAttemptAt: sentAt ?? new Date(),
+          ...(createdAt ? { createdAt } : {}),
+        },
+      });
+      return messageId;
+    };
+    const oldSent = await queue('sent', minutesAgo(20));
+    const freshSent = await queue('sent', minutesAgo(1));
+    const oldFailed = await queue('failed', null);
+    await t.db.prisma.mailMessage.update({
+      where: { messageId: oldFailed },
+      data: { nextAttemptAt: minutesAgo(20) },
+    });
+    const pending = await queue('pending', null);
+    await t.db.prisma.mailMessage.update({
+      where: { messageId: pending },
+      data: { createdAt: minutesAgo(60 * 24 * 40) },
+    });
+    const ancient = await queue('sent', minutesAgo(60 * 24 * 31), minutesAgo(60 * 24 * 31));
+
+    const outbox = createMailOutboxRepository(t.db);
+    expect(await outbox.prune(15 * 60_000, 30, 1)).toBeGreaterThanOrEqual(3);
+
+    for (const messageId of [oldSent, oldFailed]) {
+      expect(await row(t, messageId)).toMatchObject({ textBody: '', htmlBody: null });
+    }
+    // Still to be delivered, or delivered a moment ago: kept whole, whatever their age.
+    for (const messageId of [freshSent, pending]) {
+      expect((await row(t, messageId)).textBody).toContain('?token=');
+    }
+    expect(await t.db.prisma.mailMessage.findUnique({ where: { messageId: ancient } })).toBeNull();
+  });
+});
