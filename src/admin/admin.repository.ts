@@ -124,6 +124,9 @@ export function createAdminRepository({ prisma }: Pick<Database, 'prisma'>, audi
   });
 
   return {
+    /** Appends audit events on their own: an admin read, which changes nothing. */
+    record: (events: AuditEventInput | readonly AuditEventInput[]) => audit.record(events),
+
     /** Runs `work` in one transaction: its changes and audit events commit together or not at all. */
     transaction<T>(work: (tx: AdminTransaction) => Promise<T>): Promise<T> {
       return prisma.$transaction((tx) => work(transactionOps(tx)), TRANSACTION);

@@ -45,8 +45,12 @@ export function adminFeature({ admin }: { admin: AdminService }): Feature {
         query: listUsersQuery,
         responses: { 200: { description: 'One page of users', body: usersPageResponse } },
         errors: [],
-      }).handle(async ({ query: { cursor, limit, email, ...filter } }) => {
-        const page = await admin.listUsers({ cursor, emailPrefix: email, ...filter }, limit);
+      }).handle(async ({ auth: caller, query: { cursor, limit, email, ...filter }, req }) => {
+        const page = await admin.listUsers(
+          actor(caller, req),
+          { cursor, emailPrefix: email, ...filter },
+          limit,
+        );
         return {
           status: 200,
           body: { users: page.users.map(toAdminUserJson), nextCursor: page.nextCursor },
@@ -61,8 +65,8 @@ export function adminFeature({ admin }: { admin: AdminService }): Feature {
         params: userParams,
         responses: { 200: { description: 'The user', body: userDetailResponse } },
         errors: [AdminErrorCode.USER_NOT_FOUND],
-      }).handle(async ({ params }) => {
-        const { user, sessions } = await admin.getUser(params.id);
+      }).handle(async ({ auth: caller, params, req }) => {
+        const { user, sessions } = await admin.getUser(actor(caller, req), params.id);
         return {
           status: 200,
           body: { user: toAdminUserJson(user), sessions: sessions.map(toSessionJson) },

@@ -83,12 +83,24 @@ export function createAdminService({
   }
 
   return {
+    /** One page of users. Reading accounts is an admin action too: audited before the read. */
     async listUsers(
+      actor: AdminActor,
       query: Omit<UserFilter, 'afterEmail'> & { cursor?: string | undefined },
       limit: number,
     ): Promise<UsersPage> {
       const { cursor, ...filter } = query;
       const afterEmail = cursor === undefined ? undefined : decodeCursor(cursor);
+      await repository.record({
+        type: 'admin.users_listed',
+        actorUserId: actor.userId,
+        sessionId: actor.sessionId,
+        request: actor.request,
+        // The filters given (undefined ones dropped): what the admin looked for.
+        data: Object.fromEntries(
+          Object.entries({ ...filter, limit }).filter(([, value]) => value !== undefined),
+        ) as Record<string, string | number | boolean>,
+      });
       // One more than asked: whether a next page exists, without a count.
       const rows = await repository.listUsers({ ...filter, afterEmail }, limit + 1);
       const users = rows.slice(0, limit);
@@ -99,9 +111,20 @@ export function createAdminService({
       };
     },
 
-    async getUser(id: string): Promise<{ user: AdminUser; sessions: AdminSession[] }> {
+    /** One user with its active sessions (where it signs in from): audited once found. */
+    async getUser(
+      actor: AdminActor,
+      id: string,
+    ): Promise<{ user: AdminUser; sessions: AdminSession[] }> {
       const user = await repository.findUser(id);
       if (!user) throw notFound();
+      await repository.record({
+        type: 'admin.user_viewed',
+        actorUserId: actor.userId,
+        subjectUserId: id,
+        sessionId: actor.sessionId,
+        request: actor.request,
+      });
       return { user, sessions: await repository.listActiveSessions(id, now()) };
     },
 

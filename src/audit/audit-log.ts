@@ -30,6 +30,8 @@ export const AUDIT_EVENT_TYPES = [
   'audit.queried',
   'admin.user_deleted',
   'admin.sessions_revoked',
+  'admin.users_listed',
+  'admin.user_viewed',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

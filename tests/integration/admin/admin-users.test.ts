@@ -320,3 +320,39 @@ describe('listing users', () => {
     }
   });
 });
+
+describe('reading accounts', () => {
+  it('is audited too: a listing with the filters used, a view with the account viewed', async () => {
+    const user = await registerAccount(t.app);
+    const requestId = `admin-read-${user.userId}`;
+    const list = await asAdmin(t.app, admin)
+      .get(`/users?email=${encodeURIComponent(user.email.slice(0, 6))}&limit=5`)
+      .set('X-Request-Id', requestId);
+    expect(list.status).toBe(200);
+    const view = await asAdmin(t.app, admin).get(`/users/${user.userId}`);
+    expect(view.status).toBe(200);
+
+    const listed = await t.db.prisma.auditEvent.findFirstOrThrow({
+      where: { type: 'admin.users_listed', requestId },
+    });
+    expect(listed).toMatchObject({
+      actorUserId: admin.userId,
+      subjectUserId: null,
+      data: { emailPrefix: user.email.slice(0, 6), limit: 5 },
+    });
+    const viewed = await t.db.prisma.auditEvent.findMany({
+      where: { type: 'admin.user_viewed', subjectUserId: user.userId },
+    });
+    expect(viewed).toEqual([expect.objectContaining({ actorUserId: admin.userId })]);
+  });
+
+  it('records nothing for an id that names no user (404)', async () => {
+    const missing = '01900000-0000-7000-8000-000000000000';
+    expect((await asAdmin(t.app, admin).get(`/users/${missing}`)).status).toBe(404);
+    expect(
+      await t.db.prisma.auditEvent.count({
+        where: { type: 'admin.user_viewed', subjectUserId: missing },
+      }),
+    ).toBe(0);
+  });
+});
