@@ -9,7 +9,7 @@ import express from 'express';
 import pg from 'pg';
 
 const require = createRequire(import.meta.url);
-const { rotateRefreshToken } = require('../../dist/auth/auth.sql.js');
+const { auditEventParams, rotateRefreshToken } = require('../../dist/auth/auth.sql.js');
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
 const sha256 = (text) => createHash('sha256').update(text).digest('hex');
@@ -39,6 +39,17 @@ app.post('/', async (request, response) => {
       next.jti,
       sha256(successor),
       expiresAt,
+      // The reuse event the app passes with auditing on (written only on a reuse): same statement.
+      ...auditEventParams({
+        id: randomUUID(),
+        type: 'refresh.reuse_detected',
+        actorUserId: null,
+        request: {
+          ip: request.ip ?? null,
+          userAgent: request.get('user-agent') ?? null,
+          requestId: null,
+        },
+      }),
     ],
   });
   if (rows[0].outcome !== 'rotated') {
