@@ -1,4 +1,5 @@
 import type { AuditEventInput, AuditLog } from '../audit/audit-log';
+import { activeSessionsQuery } from '../auth/auth.repository';
 import * as authSql from '../auth/auth.sql';
 import type { Database } from '../db/database';
 import type { Prisma } from '../generated/prisma/client';
@@ -163,25 +164,8 @@ export function createAdminRepository({ prisma }: Pick<Database, 'prisma'>, audi
       prisma.user.findUnique({ where: { email }, select: adminUser }),
 
     /** Sessions that can still refresh, read from the primary (an admin checks what they did). */
-    listActiveSessions(userId: string, now: Date): Promise<AdminSession[]> {
-      return prisma.session.findMany({
-        where: {
-          userId,
-          revokedAt: null,
-          expiresAt: { gt: now },
-          tokens: { some: { replacedById: null, revokedAt: null, expiresAt: { gt: now } } },
-        },
-        select: {
-          id: true,
-          createdAt: true,
-          lastUsedAt: true,
-          expiresAt: true,
-          userAgent: true,
-          ip: true,
-        },
-        orderBy: { lastUsedAt: 'desc' },
-      });
-    },
+    listActiveSessions: (userId: string, now: Date): Promise<AdminSession[]> =>
+      prisma.session.findMany(activeSessionsQuery(userId, now)),
   };
 }
 

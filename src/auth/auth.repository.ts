@@ -75,6 +75,29 @@ const publicUser = {
   createdAt: true,
 } as const;
 
+/**
+ * The sessions of a user that can still refresh: not revoked, not past their lifetime, holding a
+ * live token; most recently used first. One definition for the user's list and the admin's.
+ */
+export const activeSessionsQuery = (userId: string, now: Date) =>
+  ({
+    where: {
+      userId,
+      revokedAt: null,
+      expiresAt: { gt: now },
+      tokens: { some: { replacedById: null, revokedAt: null, expiresAt: { gt: now } } },
+    },
+    select: {
+      id: true,
+      createdAt: true,
+      lastUsedAt: true,
+      expiresAt: true,
+      userAgent: true,
+      ip: true,
+    },
+    orderBy: { lastUsedAt: 'desc' },
+  }) satisfies Prisma.SessionFindManyArgs;
+
 const toPublicUser = (row: UserRow): PublicUser => ({
   id: row.id,
   email: row.email,
@@ -280,26 +303,10 @@ export function createAuthRepository(
       return rows.length;
     },
 
-    /** Sessions that can still refresh: not revoked, not past their lifetime, holding a live token. */
+    /** Sessions that can still refresh (see {@link activeSessionsQuery}), lag tolerated. */
     listActiveSessions(userId: string, now: Date): Promise<ActiveSession[]> {
       return lagTolerant.read((client) =>
-        client.session.findMany({
-          where: {
-            userId,
-            revokedAt: null,
-            expiresAt: { gt: now },
-            tokens: { some: { replacedById: null, revokedAt: null, expiresAt: { gt: now } } },
-          },
-          select: {
-            id: true,
-            createdAt: true,
-            lastUsedAt: true,
-            expiresAt: true,
-            userAgent: true,
-            ip: true,
-          },
-          orderBy: { lastUsedAt: 'desc' },
-        }),
+        client.session.findMany(activeSessionsQuery(userId, now)),
       );
     },
 
