@@ -1,5 +1,5 @@
 import type { AuditEventInput, AuditLog } from '../audit/audit-log';
-import { activeSessionsQuery } from '../auth/auth.repository';
+import { activeSessionsQuery, type ActiveSession } from '../auth/auth.repository';
 import * as authSql from '../auth/auth.sql';
 import type { Database } from '../db/database';
 import type { Prisma } from '../generated/prisma/client';
@@ -15,14 +15,8 @@ export interface AdminUser {
   createdAt: Date;
 }
 
-export interface AdminSession {
-  id: string;
-  createdAt: Date;
-  lastUsedAt: Date;
-  expiresAt: Date;
-  userAgent: string | null;
-  ip: string | null;
-}
+/** A session as the admin sees it: the same as the user's own list shows. */
+export type AdminSession = ActiveSession;
 
 export interface UserFilter {
   /** Lower-cased: emails are stored lower-cased. */

@@ -1,9 +1,10 @@
 import { AuthErrorCode } from '../auth/auth.errors';
+import { toSessionJson } from '../auth/auth.routes';
 import { requestMeta } from '../http/request-context';
 import { defineRoute, type Feature, type Principal } from '../http/route';
 import type { Request } from 'express';
 import { AdminErrorCode } from './admin.errors';
-import type { AdminSession, AdminUser } from './admin.repository';
+import type { AdminUser } from './admin.repository';
 import {
   listUsersQuery,
   revokedResponse,
@@ -142,11 +143,4 @@ const toAdminUserJson = ({ emailVerifiedAt, disabledAt, createdAt, ...user }: Ad
   disabled: disabledAt !== null,
   disabledAt: disabledAt?.toISOString() ?? null,
   createdAt: createdAt.toISOString(),
-});
-
-const toSessionJson = (session: AdminSession) => ({
-  ...session,
-  createdAt: session.createdAt.toISOString(),
-  lastUsedAt: session.lastUsedAt.toISOString(),
-  expiresAt: session.expiresAt.toISOString(),
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sessionSchema } from '../auth/auth.schemas';
 import { ROLES } from '../auth/permissions';
 
 /**
@@ -92,18 +93,7 @@ export const usersPageResponse = z.strictObject({
 
 export const userDetailResponse = z.strictObject({
   user: adminUserSchema,
-  sessions: z
-    .array(
-      z.strictObject({
-        id: z.uuid(),
-        createdAt: z.iso.datetime(),
-        lastUsedAt: z.iso.datetime(),
-        expiresAt: z.iso.datetime(),
-        userAgent: z.string().nullable(),
-        ip: z.string().nullable(),
-      }),
-    )
-    .describe('Its active sessions, most recently used first'),
+  sessions: z.array(sessionSchema).describe('Its active sessions, most recently used first'),
 });
 
 export const userResponse = z.strictObject({ user: adminUserSchema });

@@ -354,7 +354,8 @@ export const toUserJson = ({ emailVerifiedAt, createdAt, ...user }: PublicUser) 
   createdAt: createdAt.toISOString(),
 });
 
-const toSessionJson = (session: ActiveSession & { current: boolean }) => ({
+/** A session's reply: its times as ISO strings (the user's list and the admin's). */
+export const toSessionJson = <S extends ActiveSession>(session: S) => ({
   ...session,
   createdAt: session.createdAt.toISOString(),
   lastUsedAt: session.lastUsedAt.toISOString(),

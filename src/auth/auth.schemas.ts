@@ -113,15 +113,19 @@ export const registerResponse = z.union([authResponse, pendingVerificationRespon
 
 export const meResponse = z.strictObject({ user: userResponse });
 
+/** A session that can still refresh, as the user's list and the admin's show it. */
+export const sessionSchema = z.strictObject({
+  id: z.uuid(),
+  createdAt: z.iso.datetime(),
+  lastUsedAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime(),
+  userAgent: z.string().nullable(),
+  ip: z.string().nullable(),
+});
+
 export const sessionsResponse = z.strictObject({
   sessions: z.array(
-    z.strictObject({
-      id: z.uuid(),
-      createdAt: z.iso.datetime(),
-      lastUsedAt: z.iso.datetime(),
-      expiresAt: z.iso.datetime(),
-      userAgent: z.string().nullable(),
-      ip: z.string().nullable(),
+    sessionSchema.extend({
       current: z.boolean().describe('Whether this is the session of the token making the request'),
     }),
   ),
