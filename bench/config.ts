@@ -20,7 +20,7 @@ export interface BenchConfig {
   repeat: number;
   /**
    * The variants to run (`BENCH_VARIANTS`: ids from bench/targets.ts, comma-separated, `all` or
-   * `none`; default those with a target).
+   * `none`; default those with a target, and those marked `always`).
    */
   variants: readonly string[];
   /** Concurrent connections of the load (`BENCH_CONNECTIONS`, default 50). */
@@ -78,7 +78,7 @@ function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, zer
 
 function variants(raw: string | undefined): readonly string[] {
   const known = VARIANTS.map((v) => v.id);
-  if (!raw) return VARIANTS.filter((v) => v.min !== undefined).map((v) => v.id);
+  if (!raw) return VARIANTS.filter((v) => v.min !== undefined || v.always).map((v) => v.id);
   if (raw === 'all') return known;
   if (raw === 'none') return [];
   const ids = raw.split(',').map((id) => id.trim());

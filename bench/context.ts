@@ -236,7 +236,7 @@ function addRound(so: Measurement, round: Measurement): Measurement {
     statusCounts[code] = (statusCounts[code] ?? 0) + count;
   const extra = { ...so.extra };
   for (const [key, value] of Object.entries(round.extra ?? {}))
-    extra[key] = key.endsWith('Windows')
+    extra[key] = /(Windows|Count)$/.test(key)
       ? (extra[key] ?? 0) + value
       : Math.max(extra[key] ?? value, value);
   const merged: Measurement & Rounds = {

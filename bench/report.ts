@@ -168,6 +168,14 @@ const GROUP_ORDER: ReadonlyArray<Measurement['group']> = [
   'nginx',
 ];
 
+/** The share of a scenario's session checks answered from memory (AUTH_SESSION_CACHE_MS): `97.1%`. */
+function sessionChecksFromMemory(m: Measurement): string | undefined {
+  const memory = m.extra?.sessionChecksMemoryCount;
+  const database = m.extra?.sessionChecksDatabaseCount;
+  if (memory === undefined || database === undefined || memory + database === 0) return undefined;
+  return `${fixed((100 * memory) / (memory + database), 1)}%`;
+}
+
 /** The measurements, references first (the bench measures one of them last). */
 export function ordered(report: Pick<BenchReport, 'measurements'>): Measurement[] {
   return [...report.measurements].sort(
@@ -184,8 +192,10 @@ function rows(report: BenchReport): string[][] {
     const f = floorRatio(report, m.id);
     const v = variantRatio(report, m.id);
     const extra = m.extra?.eventLoopP99Ms;
+    const fromMemory = sessionChecksFromMemory(m);
     const notes = [
       ...(extra === undefined ? [] : [`event-loop p99 ${fixed(extra, 1)} ms`]),
+      ...(fromMemory === undefined ? [] : [`session checks from memory ${fromMemory}`]),
       ...(v ? [`${v.base.id} / this: ${formatRatio(v)}`] : []),
     ];
     return [

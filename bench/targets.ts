@@ -23,6 +23,8 @@ export interface Variant {
   env: Readonly<Record<string, string>>;
   /** The target: the scenario's requests/s at least this times the variant's (none: a comparison). */
   min?: number;
+  /** Run by default though it has no target: a comparison the README's table shows. */
+  always?: boolean;
 }
 
 /**
@@ -51,6 +53,16 @@ export const VARIANTS: readonly Variant[] = [
     id: 'me-sequential',
     name: 'sequential',
     env: { RATE_LIMIT_API_OVERLAP_MARGIN: '1000000000' },
+  },
+  // What the session check cache brings, and what /me costs without it: every request reads the
+  // database. The bench's /me sends one token from every connection, so with the cache nearly
+  // every check is answered from memory (the table's notes give the share).
+  {
+    of: 'me',
+    id: 'me-no-session-cache',
+    name: 'no-session-cache',
+    env: { AUTH_SESSION_CACHE_MS: '0' },
+    always: true,
   },
 ];
 

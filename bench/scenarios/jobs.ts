@@ -1,4 +1,6 @@
 import type { Account } from '../../harness/auth-api';
+import { request } from '../../harness/http-client';
+import { METRIC } from '../../src/metrics/metric-names';
 import type { BenchContext } from '../context';
 import type { Measurement } from '../report';
 
@@ -44,4 +46,32 @@ export async function measureLiveAndMe(
       headers: { authorization: `Bearer ${account.accessToken}` },
     },
   });
+}
+
+/**
+ * Counts the session checks a server answered while a load ran, by where (the
+ * `app_session_checks_total` counter on `/metrics`): the measurement's
+ * `sessionChecksMemoryCount` and `sessionChecksDatabaseCount`, which the table shows as a share.
+ */
+export function countSessionChecks(url: string) {
+  const read = async () => {
+    const { status, text } = await request(`${url}/metrics`);
+    if (status !== 200) throw new Error(`GET ${url}/metrics: ${status}`);
+    const count = (source: string) => {
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith(`${METRIC.sessionChecks}{source="${source}"} `));
+      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+    };
+    return { memory: count('memory'), database: count('database') };
+  };
+  return async (done: Promise<unknown>) => {
+    const before = await read();
+    await done;
+    const after = await read();
+    return {
+      sessionChecksMemoryCount: after.memory - before.memory,
+      sessionChecksDatabaseCount: after.database - before.database,
+    };
+  };
 }

@@ -5,6 +5,7 @@ import { requestJson } from '../../harness/http-client';
 import { EVENT_LOOP_WINDOW_MS, type MeasureOptions } from '../context';
 import { envLabel } from '../report';
 import { LOGIN_BURST_CONNECTIONS, VARIANTS, type Variant } from '../targets';
+import { countSessionChecks } from './jobs';
 import { measureArgon2Floor, referenceScript } from './references';
 import type { Scenario } from './scenario';
 
@@ -143,6 +144,7 @@ export const singleProcess: Scenario = {
             title: `GET /api/auth/me (${ctx.storeName()} store)`,
             group,
             floor: 'ref-express-pg-read',
+            during: countSessionChecks(app.url),
             job: {
               url: app.url,
               method: 'GET',
@@ -154,6 +156,7 @@ export const singleProcess: Scenario = {
             id: '',
             title: `GET /api/auth/me (${ctx.storeName()} store)`,
             group,
+            during: countSessionChecks(server.url),
             job: {
               url: server.url,
               method: 'GET',

@@ -125,7 +125,7 @@ export function accountFeature({ account }: { account: AccountService }): Featur
         path: '/me',
         summary: 'Delete the account, its sessions and its tokens',
         description:
-          'Requires the password. Access tokens are refused from the next request on; a confirmation is mailed; the address can register again.',
+          'Requires the password. Access tokens are refused within `AUTH_SESSION_CACHE_MS` (500 ms by default; at once by the instance that made the change); a confirmation is mailed; the address can register again.',
         auth: 'bearer',
         rateLimits: ['signIn'],
         body: deleteAccountBody,

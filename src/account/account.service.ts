@@ -11,6 +11,7 @@ import { AccountErrorCode } from './account.errors';
 import type { AccountMails } from './account.mails';
 import type { AccountRepository, AccountTx, LockedUser, SpentToken } from './account.repository';
 import { hashAccountToken, newAccountToken, TokenPurpose } from './account-token';
+import type { SessionCheckCache } from '../auth/session-check-cache';
 
 /**
  * How old a reset request must be before the sweep takes it as left behind: its own process
@@ -68,6 +69,8 @@ export interface AccountServiceDeps {
    */
   mailQueued?: () => void;
   logger: Logger;
+  /** Told which user a transaction changed (sessions, address, deletion), once it has committed. */
+  sessionChecks?: Pick<SessionCheckCache, 'forgetUser'>;
   now?: () => Date;
 }
 
@@ -93,6 +96,7 @@ export function createAccountService({
   runAfterReply,
   mailQueued = () => {},
   logger,
+  sessionChecks,
   now = () => new Date(),
 }: AccountServiceDeps) {
   const link = (path: string, token: string) =>
@@ -103,14 +107,23 @@ export function createAccountService({
     queuedIn.add(tx);
     return enqueueMail(tx, mail, mailDomain);
   };
-  /** One transaction (see the repository); once it has committed, wakes the sender if it queued mail. */
+  const changedIn = new WeakMap<AccountTx, string>();
+  /** Marks the user whose sessions or session check `tx` changes. */
+  const changes = (tx: AccountTx, userId: string) => changedIn.set(tx, userId);
+  /**
+   * One transaction (see the repository); once it has committed, wakes the sender if it queued
+   * mail, and has this process's session checks forget the user it changed.
+   */
   async function transaction<T>(work: (tx: AccountTx) => Promise<T>): Promise<T> {
     let queued = false;
+    let changed: string | undefined;
     const result = await repository.transaction(async (tx) => {
       const value = await work(tx);
       queued = queuedIn.has(tx);
+      changed = changedIn.get(tx);
       return value;
     });
+    if (changed) sessionChecks?.forgetUser(changed);
     if (queued) mailQueued();
     return result;
   }
@@ -329,6 +342,7 @@ export function createAccountService({
         await repository.setPasswordHash(tx, user.id, passwordHash, user.emailVerifiedAt ?? at);
         await repository.voidTokens(tx, user.id, [TokenPurpose.PASSWORD_RESET], at);
         await repository.revokeAllSessions(tx, user.id, at);
+        changes(tx, user.id);
         await queue(tx, mails.passwordResetCompleted(user.email));
         await audit.record(
           {
@@ -351,6 +365,7 @@ export function createAccountService({
         await repository.voidTokens(tx, user.id, [TokenPurpose.VERIFY_EMAIL], at);
         if (user.emailVerifiedAt !== null) return;
         await repository.markEmailVerified(tx, user.id, at);
+        changes(tx, user.id);
         await audit.record(
           {
             type: 'email.verified',
@@ -450,6 +465,7 @@ export function createAccountService({
         if (!spent.newEmail) throw tokenSpentMeanwhile();
         // The unique index decides a race for the address: EMAIL_TAKEN, and nothing committed.
         await repository.changeEmail(tx, user.id, spent.newEmail, at);
+        changes(tx, user.id);
         // Links mailed to the old address, or for another new one, stop working.
         await repository.voidTokens(
           tx,
@@ -474,8 +490,9 @@ export function createAccountService({
     /**
      * Deletes the account with its password: the user row, and by cascade its sessions, refresh
      * tokens and account tokens, with the audit event and the confirmation mail, in one
-     * transaction. Its access tokens are refused from the next request on (the session check
-     * finds no account); the address is free to register again.
+     * transaction. Its access tokens are refused from the next request on by this process, within
+     * AUTH_SESSION_CACHE_MS by every other (the session check finds no account); the address is
+     * free to register again.
      */
     async deleteAccount(caller: AccessClaims, password: string, request: RequestMeta) {
       await reauthenticate(caller.userId, password);
@@ -495,6 +512,7 @@ export function createAccountService({
           tx,
         );
         await repository.deleteUser(tx, user.id);
+        changes(tx, user.id);
       });
     },
   };

@@ -78,7 +78,7 @@ export function adminFeature({ admin }: { admin: AdminService }): Feature {
         path: '/users/:id',
         summary: 'Change the role, disable or enable',
         description:
-          'Disabling revokes every session of the account at once: its access tokens, refresh tokens and sign-in are refused with `ACCOUNT_DISABLED` until it is enabled. A role change applies from the account’s next request. The last enabled admin cannot be demoted or disabled (409 `LAST_ADMIN`).',
+          'Disabling revokes every session of the account at once: its refresh tokens and sign-in are refused with `ACCOUNT_DISABLED` until it is enabled, and its access tokens within `AUTH_SESSION_CACHE_MS` (500 ms by default; at once by the instance that made the change). A role change applies to the account’s requests within `AUTH_SESSION_CACHE_MS` (500 ms by default; at once by the instance that made the change). The last enabled admin cannot be demoted or disabled (409 `LAST_ADMIN`).',
         auth: 'bearer',
         permission: 'users:manage',
         params: userParams,
@@ -96,7 +96,7 @@ export function adminFeature({ admin }: { admin: AdminService }): Feature {
         path: '/users/:id',
         summary: 'Delete a user, its sessions and tokens',
         description:
-          'Its access tokens are refused from the next request on (`ACCOUNT_NOT_FOUND`). The last enabled admin cannot be deleted (409 `LAST_ADMIN`).',
+          'Its access tokens are refused (`ACCOUNT_NOT_FOUND`) within `AUTH_SESSION_CACHE_MS` (500 ms by default; at once by the instance that made the change). The last enabled admin cannot be deleted (409 `LAST_ADMIN`).',
         auth: 'bearer',
         permission: 'users:manage',
         params: userParams,
@@ -110,7 +110,8 @@ export function adminFeature({ admin }: { admin: AdminService }): Feature {
         method: 'delete',
         path: '/users/:id/sessions',
         summary: 'Revoke every session of a user',
-        description: 'Its access and refresh tokens are refused from the next request on.',
+        description:
+          'Its refresh tokens are refused from the next request on, its access tokens within `AUTH_SESSION_CACHE_MS` (500 ms by default; at once by the instance that made the change)',
         auth: 'bearer',
         permission: 'sessions:manage',
         params: userParams,

@@ -1,6 +1,7 @@
 import type { RequestMeta } from '../audit/audit-log';
 import { AuthErrorCode } from '../auth/auth.errors';
 import { ROLES, roleCan } from '../auth/permissions';
+import type { SessionCheckCache } from '../auth/session-check-cache';
 import { CommonErrorCode, DomainError } from '../errors/domain-error';
 import { AdminErrorCode } from './admin.errors';
 import type {
@@ -55,15 +56,23 @@ function decodeCursor(cursor: string): string {
  * events, after locking the accounts that can manage users, so that "the last admin cannot be
  * demoted, disabled or deleted" holds even when two admins act on each other at the same time.
  * Disabling and deleting revoke every session in that transaction: the account's access tokens
- * are refused from the next request on, on every replica (the session check reads the account).
+ * are refused on every replica within AUTH_SESSION_CACHE_MS (the session check reads the
+ * account), and from the next request on by this process, which forgets the account's checks.
  */
 export function createAdminService({
   repository,
+  sessionChecks,
   now = () => new Date(),
 }: {
   repository: AdminRepository;
+  /** Told which user a change was about, once it has committed (see session-check-cache.ts). */
+  sessionChecks?: Pick<SessionCheckCache, 'forgetUser'>;
   now?: () => Date;
 }) {
+  /** A transaction that changes `userId`: this process's session checks forget it afterwards. */
+  const changing = <T>(userId: string, work: (tx: AdminTransaction) => Promise<T>): Promise<T> =>
+    repository.transaction(work).finally(() => sessionChecks?.forgetUser(userId));
+
   /** Refuses a change that would leave no enabled account able to manage users. */
   async function guardLastManager(
     tx: AdminTransaction,
@@ -137,7 +146,7 @@ export function createAdminService({
       id: string,
       change: { role?: string | undefined; disabled?: boolean | undefined },
     ): Promise<AdminUser> {
-      return repository.transaction(async (tx) => {
+      return changing(id, async (tx) => {
         const before = await tx.findUser(id);
         if (!before) throw notFound();
         const role = change.role ?? before.role;
@@ -175,9 +184,9 @@ export function createAdminService({
       });
     },
 
-    /** Deletes the account; its sessions end with it, so its access tokens are refused at once. */
+    /** Deletes the account; its sessions end with it, so its access tokens are refused (see above). */
     deleteUser(actor: AdminActor, id: string): Promise<void> {
-      return repository.transaction(async (tx) => {
+      return changing(id, async (tx) => {
         const target = await tx.findUser(id);
         if (!target) throw notFound();
         await guardLastManager(tx, target, 'deleted');
@@ -199,7 +208,7 @@ export function createAdminService({
 
     /** Revokes every active session of the user. @returns how many. */
     revokeSessions(actor: AdminActor, userId: string): Promise<number> {
-      return repository.transaction(async (tx) => {
+      return changing(userId, async (tx) => {
         if (!(await tx.findUser(userId))) throw notFound();
         const revoked = await tx.revokeAllSessions(userId, now());
         if (revoked.length > 0) {
@@ -218,7 +227,7 @@ export function createAdminService({
 
     /** Revokes one active session of the user. */
     revokeSession(actor: AdminActor, userId: string, sessionId: string): Promise<void> {
-      return repository.transaction(async (tx) => {
+      return changing(userId, async (tx) => {
         if (!(await tx.findUser(userId))) throw notFound();
         if (!(await tx.revokeSession(userId, sessionId, now()))) {
           throw new DomainError(

@@ -53,7 +53,7 @@ export type RotationResult =
 
 /** An access token's session, checked together with the user it belongs to. */
 export type SessionCheck =
-  | { state: 'active'; user: PublicUser }
+  | { state: 'active'; user: PublicUser; /** The session's absolute end. */ expiresAt: Date }
   | { state: 'disabled' | 'revoked' | 'expired'; user: PublicUser }
   | { state: 'account-gone' };
 
@@ -257,7 +257,8 @@ export function createAuthRepository(
 
     /**
      * The session of an access token, and its user, in one read: what every authenticated
-     * request checks, so a revoked session's access tokens stop working at once.
+     * request checks (through the session check cache), so a revoked session's access tokens
+     * stop working.
      */
     async checkSession(userId: string, sessionId: string, now: Date): Promise<SessionCheck> {
       const [row] = await sql.query<SessionCheckRow>(authSql.checkSession, [
@@ -266,7 +267,10 @@ export function createAuthRepository(
         now,
       ]);
       if (!row) return { state: 'account-gone' };
-      return { state: row.session, user: toPublicUser(row) };
+      const user = toPublicUser(row);
+      if (row.session !== 'active') return { state: row.session, user };
+      // Active: the session row exists, and its expiry is NOT NULL.
+      return { state: 'active', user, expiresAt: row.session_expires_at as Date };
     },
 
     /**

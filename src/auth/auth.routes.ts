@@ -192,7 +192,7 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
         path: '/logout',
         summary: 'End the session of a refresh token',
         description:
-          'The token comes from the body or, without one, from the `__Host-refresh_token` cookie (which is then cleared; the same `Origin` rule as refresh applies). Any refresh token of the session ends it, including a spent or expired one, as long as it was signed by this API: ending a session must always work. The access tokens of the session are refused from the next request on.',
+          'The token comes from the body or, without one, from the `__Host-refresh_token` cookie (which is then cleared; the same `Origin` rule as refresh applies). Any refresh token of the session ends it, including a spent or expired one, as long as it was signed by this API: ending a session must always work. The access tokens of the session are refused within `AUTH_SESSION_CACHE_MS` (500 ms by default; at once by the instance that made the change).',
         auth: 'none',
         body: refreshBody,
         bodyOptional: true,
@@ -277,9 +277,11 @@ export function authFeature({ auth, allowedOrigins }: AuthRoutesDeps): Feature {
 
 /**
  * `Authorization: Bearer <access token>`. The signature and claims are checked first (no I/O);
- * then the token's session and its user are read in one statement, so a session that was logged
- * out, revoked, or ended by a password change refuses its access tokens at once, on every
- * replica and worker, and the handler receives the user without a second read.
+ * then the token's session and its user are read in one statement (or taken from this process's
+ * check of the same session, less than AUTH_SESSION_CACHE_MS old: see session-check-cache.ts),
+ * so a session that was logged out, revoked, or ended by a password change refuses its access
+ * tokens within AUTH_SESSION_CACHE_MS on every replica and worker, and the handler receives the
+ * user without a second read.
  *
  * `start` begins that read ahead, while the API-wide limit is counted (see mount-routes.ts):
  * for a well-formed bearer token with a valid signature only; anything else is left to

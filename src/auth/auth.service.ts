@@ -13,6 +13,7 @@ import type { ActiveSession, AuthRepository, AuthTx, PublicUser } from './auth.r
 import type { PasswordHasher } from './password-hasher';
 import type { PasswordPolicy } from './password-policy';
 import type { SqlAuditEvent } from './auth.sql';
+import { createSessionCheckCache, type SessionCheckCache } from './session-check-cache';
 import type { AccessClaims, TokenService } from './token-service';
 import { hashToken } from './token-service';
 
@@ -65,6 +66,8 @@ export interface AuthServiceDeps {
   sessionMaxAgeSeconds: number;
   /** The account lifecycle's part; without it, registration mails nothing and anyone signs in. */
   lifecycle?: AuthLifecycleHooks;
+  /** Recent session checks (AUTH_SESSION_CACHE_MS); without it, every check reads the database. */
+  sessionChecks?: SessionCheckCache;
   now?: () => Date;
 }
 
@@ -108,6 +111,7 @@ export function createAuthService({
   audit,
   sessionMaxAgeSeconds,
   lifecycle,
+  sessionChecks = createSessionCheckCache({ ttlMs: 0 }),
   now = () => new Date(),
 }: AuthServiceDeps) {
   const allowUnverifiedSignIn = lifecycle?.allowUnverifiedSignIn ?? true;
@@ -276,6 +280,7 @@ export function createAuthService({
         case 'rotated':
           return { user: result.user, ...issued };
         case 'reused':
+          sessionChecks.forgetUser(claims.userId);
           audit.counted('refresh.reuse_detected');
           logger.warn(
             { userId: claims.userId, sessionId: claims.sessionId },
@@ -317,6 +322,7 @@ export function createAuthService({
         now(),
         sqlEvent('session.logout', claims.userId, client),
       );
+      sessionChecks.forgetUser(claims.userId);
       if (ended) audit.counted('session.logout');
     },
 
@@ -327,19 +333,23 @@ export function createAuthService({
         undefined,
         sqlEvent('session.logout_all', auth.userId, client),
       );
+      sessionChecks.forgetUser(auth.userId);
       audit.counted('session.logout_all');
     },
 
     /**
      * The state of an access token's session, with its user: what the bearer authenticator
      * checks on every request (one statement), so a revoked session's access tokens are refused
-     * at once on every replica and worker.
-     * A disabled account's tokens and a role change take effect the same way.
+     * on every replica and worker within AUTH_SESSION_CACHE_MS (see session-check-cache.ts), and at
+     * once by the process that revoked it. A disabled account's tokens and a role change take
+     * effect the same way.
      * @throws {DomainError} `ACCOUNT_NOT_FOUND`, `ACCOUNT_DISABLED`, `SESSION_REVOKED` or
      *   `SESSION_EXPIRED`.
      */
     async authenticate(auth: AccessClaims): Promise<PublicUser> {
-      const check = await repository.checkSession(auth.userId, auth.sessionId, now());
+      const check = await sessionChecks.check(auth.userId, auth.sessionId, () =>
+        repository.checkSession(auth.userId, auth.sessionId, now()),
+      );
       if (check.state === 'account-gone') throw accountGone();
       if (check.state === 'disabled') throw accountDisabled();
       if (check.state === 'revoked') {
@@ -386,6 +396,7 @@ export function createAuthService({
           ((tx, changed) =>
             lifecycle.passwordChanged(tx, changed, { sessionId: auth.sessionId, request: client })),
       );
+      sessionChecks.forgetUser(user.id);
       lifecycle?.committed?.();
     },
 
@@ -401,6 +412,7 @@ export function createAuthService({
         now(),
         sqlEvent('session.revoked', auth.userId, client),
       );
+      sessionChecks.forgetUser(auth.userId);
       if (!revoked) {
         throw new DomainError(AuthErrorCode.SESSION_NOT_FOUND, 'No active session with this id');
       }

@@ -173,6 +173,8 @@ export type SessionState = 'active' | 'disabled' | 'revoked' | 'expired';
 
 export interface SessionCheckRow extends UserRow {
   session: SessionState;
+  /** The session's absolute end; null when there is no such session. */
+  session_expires_at: Date | null;
 }
 
 /**
@@ -191,7 +193,8 @@ SELECT u.id, u.email, u.name, u.role, u.email_verified_at, u.created_at,
     WHEN s.id IS NULL OR s.revoked_at IS NOT NULL THEN 'revoked'
     WHEN s.expires_at <= $3::timestamptz THEN 'expired'
     ELSE 'active'
-  END AS session
+  END AS session,
+  s.expires_at AS session_expires_at
 FROM users u LEFT JOIN sessions s ON s.id = $2::uuid AND s.user_id = u.id
 WHERE u.id = $1::uuid`,
 };

@@ -2,7 +2,8 @@
  * Roles and what they may do: the one file a project edits to add a role or a permission.
  * A route declares the permission it needs (`permission` in its route table); the bearer
  * authenticator reads the caller's role with the session check of the same request, so a role
- * change takes effect on the caller's next request, on every replica and worker.
+ * change takes effect within AUTH_SESSION_CACHE_MS on every replica and worker (on the next
+ * request on the process that made it).
  */
 
 /** Every permission a route can require. */

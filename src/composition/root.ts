@@ -16,6 +16,7 @@ import { createAuditService } from '../audit/audit.service';
 import { authFeature, bearerAuthenticator } from '../auth/auth.routes';
 import { createAuthRepository } from '../auth/auth.repository';
 import { createAuthService } from '../auth/auth.service';
+import { createSessionCheckCache } from '../auth/session-check-cache';
 import { createPasswordHasher, type PasswordHasher } from '../auth/password-hasher';
 import { createPasswordPolicy } from '../auth/password-policy';
 import { startTokenPurge } from '../auth/token-purge';
@@ -261,8 +262,13 @@ export async function composeServer(
   });
   const inFlight = createInFlightHandlers();
   const appHost = new URL(config.account.publicUrl).hostname;
+  const sessionChecks = createSessionCheckCache({
+    ttlMs: config.auth.sessionCacheMs,
+    onCheck: metrics.sessionChecks,
+  });
   const account = createAccountService({
     repository: createAccountRepository(db),
+    sessionChecks,
     passwords,
     passwordPolicy,
     audit,
@@ -294,6 +300,7 @@ export async function composeServer(
     audit,
     sessionMaxAgeSeconds: config.auth.sessionMaxAgeSeconds,
     lifecycle: account.authHooks,
+    sessionChecks,
   });
   const stopPurge = startTokenPurge({
     repository: authRepository,
@@ -308,7 +315,10 @@ export async function composeServer(
     intervalMs: config.account.resetRequestSweepIntervalMs,
   });
   closers.add('password reset request sweep', stopResetRequestSweep);
-  const admin = createAdminService({ repository: createAdminRepository(db, audit) });
+  const admin = createAdminService({
+    repository: createAdminRepository(db, audit),
+    sessionChecks,
+  });
 
   return {
     config,

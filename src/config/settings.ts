@@ -370,6 +370,12 @@ export const settings = {
       default: 30 * 24 * 3600,
       doc: 'Absolute lifetime of a login (30 days), whatever the rotations.',
     }),
+    sessionCacheMs: setting({
+      env: 'AUTH_SESSION_CACHE_MS',
+      format: wholeNumber(0, 1_000),
+      default: 500,
+      doc: "How long (0-1000 ms) a process may answer an access token's session check from memory instead of the database: a logout, revocation, password change, disabled or deleted account, or role change made elsewhere is seen by every replica and worker within it, and at once by the process that made it. `0` reads the database on every authenticated request (see [Performance](#performance)).",
+    }),
     purgeIntervalMs: setting({
       env: 'AUTH_PURGE_INTERVAL_MS',
       format: wholeNumber(0),

@@ -18,6 +18,7 @@ export const METRIC = {
   heapTotal: 'nodejs_heap_size_total_bytes',
   external: 'nodejs_external_memory_bytes',
   securityEvents: 'app_security_events_total',
+  sessionChecks: 'app_session_checks_total',
   mailSent: 'mail_sent_total',
   mailFailed: 'mail_failed_total',
   mailSendErrors: 'mail_send_errors_total',

@@ -21,6 +21,8 @@ export interface Metrics {
   readonly requests: RequestObserver;
   /** Counts security events by type (the audit log's, src/audit/audit-log.ts). */
   readonly securityEvents: { inc(type: string, count?: number): void };
+  /** Counts session checks by where they were answered (auth/session-check-cache.ts). */
+  readonly sessionChecks: (source: 'memory' | 'database') => void;
 }
 
 export interface MetricsOptions {
@@ -73,6 +75,14 @@ export function createMetrics({ eventLoop, windowMs }: MetricsOptions): Metrics 
     labelNames: ['type'],
     registers,
   });
+
+  const sessionChecks = new Counter({
+    name: METRIC.sessionChecks,
+    help: "Access tokens' session checks, by where they were answered: `memory` (a check of the same session less than AUTH_SESSION_CACHE_MS old) or `database`.",
+    labelNames: ['source'],
+    registers,
+  });
+  const SOURCE_LABELS = { memory: { source: 'memory' }, database: { source: 'database' } };
 
   // The event-loop window figures: the worst worker is what matters for the machine.
   const eventLoopGauge = (
@@ -135,6 +145,7 @@ export function createMetrics({ eventLoop, windowMs }: MetricsOptions): Metrics 
         securityEvents.inc({ type }, count);
       },
     },
+    sessionChecks: (source) => sessionChecks.inc(SOURCE_LABELS[source]),
   };
 }
 

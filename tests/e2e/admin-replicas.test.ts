@@ -3,13 +3,15 @@ import { eventually } from '../../harness/eventually';
 import { request } from '../../harness/http-client';
 import { withClient, type Database } from '../../harness/postgres';
 import { startRedis, type RedisServer } from '../../harness/redis';
-import { startApp, type AppProcess } from '../helpers/built-app';
+import { pastSessionCache, startApp, type AppProcess } from '../helpers/built-app';
 import { migratedDatabase } from '../helpers/e2e-database';
 
 // The issue asks that disabling, a role change and a deletion take effect within one second on
-// every replica. The session check reads the account on every request, so the bound this tests
-// is stronger and needs no clock: the first request either process serves after the admin's
-// reply already sees the change.
+// every replica. The session check reads the account with the session; a process may reuse a
+// check for AUTH_SESSION_CACHE_MS (500 ms here, as by default) but forgets the account's checks
+// when it makes the change itself. So: the process that made the change applies it to the very
+// next request, and the other one to every request after AUTH_SESSION_CACHE_MS, even though both
+// had just checked the account.
 
 const SECRETS = {
   JWT_ACCESS_SECRET: 'e2e-access-secret-0123456789-abcdefghijklmnop',
@@ -66,7 +68,7 @@ describe('admin changes across two app processes (real PostgreSQL and Redis)', (
     await Promise.all([database?.drop(), redis?.destroy()]);
   });
 
-  it('disabling on one process refuses the account on both at once; enabling lets it sign in again', async () => {
+  it('disabling on one process refuses the account there at once, on the other within AUTH_SESSION_CACHE_MS; enabling lets it sign in again', async () => {
     const admin = await registerAdmin(a, 'admin-disable@example.com');
     const user = await register(b, 'disabled@example.com');
     expect((await me(a, user.accessToken)).status).toBe(200);
@@ -76,7 +78,8 @@ describe('admin changes across two app processes (real PostgreSQL and Redis)', (
       disabled: true,
     });
     expect(disabled.status).toBe(200);
-    for (const app of [b, a]) {
+    for (const app of [a, b]) {
+      if (app === b) await pastSessionCache();
       const res = await me(app, user.accessToken);
       expect([res.status, (res.body as { code: string }).code]).toEqual([403, 'ACCOUNT_DISABLED']);
     }
@@ -103,7 +106,7 @@ describe('admin changes across two app processes (real PostgreSQL and Redis)', (
     expect(again.status).toBe(200);
   });
 
-  it('a role change on one process applies to the account’s next request on both', async () => {
+  it('a role change on one process applies to the account’s next request there, on the other within AUTH_SESSION_CACHE_MS', async () => {
     const admin = await registerAdmin(a, 'admin-role@example.com');
     const user = await register(a, 'promoted@example.com');
     const listOn = (app: AppProcess) =>
@@ -112,24 +115,28 @@ describe('admin changes across two app processes (real PostgreSQL and Redis)', (
     expect((await listOn(b)).status).toBe(403);
 
     await call(b, 'PATCH', `/api/admin/users/${user.userId}`, admin.accessToken, { role: 'admin' });
-    expect((await listOn(a)).status).toBe(200);
     expect((await listOn(b)).status).toBe(200);
+    await pastSessionCache();
+    expect((await listOn(a)).status).toBe(200);
 
     await call(a, 'PATCH', `/api/admin/users/${user.userId}`, admin.accessToken, { role: 'user' });
-    for (const app of [b, a]) {
+    for (const app of [a, b]) {
+      if (app === b) await pastSessionCache();
       const res = await listOn(app);
       expect([res.status, (res.body as { code: string }).code]).toEqual([403, 'PERMISSION_DENIED']);
     }
   });
 
-  it('a deletion on one process refuses the account’s tokens on both at once', async () => {
+  it('a deletion on one process refuses the account’s tokens there at once, on the other within AUTH_SESSION_CACHE_MS', async () => {
     const admin = await registerAdmin(b, 'admin-delete@example.com');
     const user = await register(a, 'deleted@example.com');
+    expect((await me(a, user.accessToken)).status).toBe(200);
     expect((await me(b, user.accessToken)).status).toBe(200);
 
     const deleted = await call(b, 'DELETE', `/api/admin/users/${user.userId}`, admin.accessToken);
     expect(deleted.status).toBe(204);
-    for (const app of [a, b]) {
+    for (const app of [b, a]) {
+      if (app === a) await pastSessionCache();
       const res = await me(app, user.accessToken);
       expect([res.status, (res.body as { code: string }).code]).toEqual([401, 'ACCOUNT_NOT_FOUND']);
     }

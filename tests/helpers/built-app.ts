@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, type AppServer } from '../../harness/app-server';
 import { makeTempDir } from '../../harness/temp-dirs';
 import { GENEROUS_LIMITS } from './limits';
@@ -14,6 +15,21 @@ export const TEST_ROUTES_SERVER = path.join(FIXTURES, 'test-routes-server.js');
 export const TEST_ROUTES_CLUSTER = path.join(FIXTURES, 'test-routes-cluster.js');
 /** Preloaded into a cluster: its workers fail at start-up, every time. */
 export const CRASH_IN_WORKER = path.join(FIXTURES, 'crash-in-worker.js');
+
+/**
+ * AUTH_SESSION_CACHE_MS of every app these tests start (the default): how long a process may
+ * answer an access token's session check from memory, so a session ended, an account disabled or
+ * a role changed through another process is seen by this one within it.
+ */
+export const SESSION_CACHE_MS = 500;
+
+/**
+ * Waits out {@link SESSION_CACHE_MS} after a change's reply: from then on every process must see
+ * the change (a check it reuses was sent before the change committed, so it is older than that).
+ * This wait is the bound under test, not a guess at how fast the machine is: a busy machine only
+ * makes it longer, never wrong. The margin covers timers firing a little early.
+ */
+export const pastSessionCache = () => sleep(SESSION_CACHE_MS + 50);
 
 /** The built server (or `entry`) in its own process, under test settings. */
 export interface AppProcess extends AppServer {
@@ -56,6 +72,7 @@ export async function startApp({
       // Tests read readiness right after breaking or restoring a dependency: no reuse of the
       // last check (concurrent probes still share one). The cache has its own tests.
       READINESS_CACHE_MS: '0',
+      AUTH_SESSION_CACHE_MS: String(SESSION_CACHE_MS),
       ...env,
       DATA_DIR: dataDir,
     },

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { createTestApp, type TestApp } from '../../helpers/test-app';
@@ -104,6 +105,54 @@ describe('an access token after its session ends', () => {
   it('is refused once its session row is gone (purged), as revoked', async () => {
     const account = await registerAccount(t.app);
     await t.db.prisma.session.delete({ where: { id: sessionOf(account) } });
+    await expectRefused(account);
+  });
+});
+
+describe('the session check answered from memory (AUTH_SESSION_CACHE_MS, 500 ms by default)', () => {
+  /** `app_session_checks_total` by source, from the Prometheus endpoint. */
+  async function sessionChecks() {
+    const { text } = await request(t.app).get('/metrics');
+    const count = (source: string) =>
+      Number(
+        new RegExp(`^app_session_checks_total\\{source="${source}"\\} (\\d+)$`, 'm').exec(
+          text,
+        )?.[1] ?? 0,
+      );
+    return { memory: count('memory'), database: count('database') };
+  }
+
+  it('answers a burst of one session with fewer database reads than requests; its own logout is seen by the next request', async () => {
+    const account = await registerAccount(t.app);
+    const before = await sessionChecks();
+    const burst = await Promise.all(
+      Array.from({ length: 10 }, () => me(t.app, account.accessToken)),
+    );
+    expect(burst.map((res) => res.status)).toEqual(Array(10).fill(200));
+    const after = await sessionChecks();
+    expect(after.memory + after.database - before.memory - before.database).toBe(10);
+    expect(after.database - before.database).toBeGreaterThanOrEqual(1);
+    expect(after.memory - before.memory).toBeGreaterThanOrEqual(1);
+
+    // The logout commits, this process forgets the user's checks: no answer from memory now.
+    expect(
+      (await request(t.app).post('/api/auth/logout').send({ refreshToken: account.refreshToken }))
+        .status,
+    ).toBe(204);
+    await expectRefused(account);
+  });
+
+  it('sees a change made elsewhere (another replica; here, straight in the database) once AUTH_SESSION_CACHE_MS has passed', async () => {
+    expect(t.config.auth.sessionCacheMs).toBe(500);
+    const account = await registerAccount(t.app);
+    expect((await me(t.app, account.accessToken)).status).toBe(200);
+    await t.db.prisma.session.update({
+      where: { id: sessionOf(account) },
+      data: { revokedAt: new Date() },
+    });
+    // Not asserted: whether the next request is still answered from memory (it may be, for up
+    // to 500 ms). Asserted: the bound. The wait is the guarantee, not a guess at speed.
+    await sleep(t.config.auth.sessionCacheMs + 50);
     await expectRefused(account);
   });
 });
