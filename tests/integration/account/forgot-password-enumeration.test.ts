@@ -13,9 +13,12 @@ import { createTestApp, type TestApp } from '../../helpers/test-app';
  * alternated (a slow phase of the machine hits both), medians, and a generous bound.
  *
  * The client is another process, as an attacker's would be: in this process it would share the
- * server's event loop, and the work the server does after replying (the lookup, on the embedded
- * database in this process) would delay the client reading the reply. Each request waits for the
- * previous one's after-reply work, so that work is not measured as part of the next reply.
+ * server's event loop. What is timed is the reply, which does the same work for every address
+ * (one insert); the processing that follows it (the lookup, and for a known address a link and a
+ * queued mail) is dropped here and done by the sweep once the timing is over. Run right after the
+ * reply, that processing competed for this machine's cores with the client reading the reply, a
+ * cost no remote client sees: on a busy machine it made known addresses' replies look up to 30%
+ * slower (the median pair ratio reached 1.27 once). The sweep and the mail sender wait meanwhile.
  */
 
 const TRIES = 100;
@@ -58,7 +61,10 @@ let server: Server;
 let client: ChildProcess;
 let url: string;
 beforeAll(async () => {
-  t = await createTestApp();
+  t = await createTestApp(
+    { PASSWORD_RESET_SWEEP_INTERVAL_MS: '3600000', MAIL_POLL_INTERVAL_MS: '0' },
+    { dropAfterReplyWork: true },
+  );
   server = t.app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/auth/password/forgot`;
@@ -126,9 +132,14 @@ describe('POST /api/auth/password/forgot does not reveal which addresses have ac
       replies.add(`${mine.status} ${mine.body}`);
       replies.add(`${theirs.status} ${theirs.body}`);
     }
-    await t.root.inFlight.idle();
+    // Now the processing the replies left behind, every request of the run.
+    const { processed } = await t.root.account.sweepResetRequests({
+      leftBehindMs: 0,
+      batchSize: 10 * (WARM_UP + TRIES),
+    });
+    expect(processed).toBe(2 * (WARM_UP + TRIES));
 
-    // One reply for all 60 requests: status and body are the same.
+    // One reply for every request: status and body are the same.
     expect([...replies]).toHaveLength(1);
     expect([...replies][0]).toMatch(/^202 /);
     // The known addresses really were processed (a mail each time), the unknown ones not at all.
