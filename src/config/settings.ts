@@ -306,7 +306,7 @@ export const settings = {
       env: 'RATE_LIMIT_API_OVERLAP_MARGIN',
       format: wholeNumber(0),
       default: 20,
-      doc: "Authenticated requests check the session while the `/api` limit is counted only when more than this many requests of the client's allowance were left (as this process last saw); else after. Room for other instances' counts.",
+      doc: "Work starts while the `/api` limit is counted (an authenticated request's session check; a limited route's own per-address count, sent with it) only when more than this many requests of the client's allowance were left (as this process last saw); else after. Room for other instances' counts.",
     }),
     ipv6Subnet: setting({
       env: 'RATE_LIMIT_IPV6_SUBNET',

@@ -1,4 +1,4 @@
-import { Router, type RequestHandler, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { CommonErrorCode, DomainError } from '../errors/domain-error';
 import type { AccountStage, RateLimiters } from '../rate-limit/rate-limiters';
 import type { InFlightHandlers } from './in-flight';
@@ -24,11 +24,12 @@ export interface ApiRouterDeps {
  * The adapter from route tables to Express: builds the `/api` router from every feature's
  * routes. For each request, in order:
  * 1. the API-wide rate limit, then the route's limits that need no body, before the body is
- *    read: a flood is turned away for the price of one counter. On a `bearer` route with no
- *    limit of its own before the body, the authenticator's I/O (the session check) starts while
- *    the API-wide limit is counted, when the client had room under it (see
- *    RateLimiters.apiHasRoom): the two round trips overlap, and a flood over the limit still
- *    costs no database read per request;
+ *    read: a flood is turned away for the price of one counter. When the client had room under
+ *    the API-wide limit (see RateLimiters.apiHasRoom), the route's own counts are sent with the
+ *    API-wide one (one round trip to the store, see count-ahead.ts), and on a `bearer` route
+ *    with no limit of its own before the body, the authenticator's I/O (the session check)
+ *    starts while the API-wide limit is counted: the round trips overlap, and a flood over the
+ *    limit still costs no database read and one count per request;
  * 2. JSON body parsing (any other body type is a 415);
  * 3. the feature's headers, authentication, the route's permission, validation of params, query and body (in that
  *    order), then the route's limits keyed by account (the `signIn` policy: by the
@@ -45,24 +46,30 @@ export function createApiRouter({
   onReplyViolation,
 }: ApiRouterDeps): Router {
   const api = Router();
-  const start = authenticator.start?.bind(authenticator);
-  if (start) {
-    const startEarly: RequestHandler = (req, _res, next) => {
-      if (limits.apiHasRoom(req)) {
-        const started = start(req);
-        // Counted like the handler: shutdown waits for it before it closes the pool.
-        if (started) void inFlight.track(started).catch(() => {});
-      }
-      next();
-    };
-    for (const feature of features) {
-      for (const route of feature.routes) {
-        // A route limited before its body (change-password's sign-in limits) could refuse the
-        // request after the API-wide limit let it through: it checks the session after both.
-        if (route.auth !== 'bearer' || policiesOf(route, limits).some((p) => p.early.length > 0))
-          continue;
-        api[route.method](`${feature.basePath}${route.path}`, startEarly);
-      }
+  // Work a request can start while its API-wide count is on its way (when its client had room
+  // under that limit): a bearer route's session check, or a limited route's own per-address
+  // counts, which then reach the store with the API-wide one.
+  const startSessionCheck = (req: Request) => {
+    const started = authenticator.start?.(req);
+    // Counted like the handler: shutdown waits for it before it closes the pool.
+    if (started) void inFlight.track(started).catch(() => {});
+  };
+  for (const feature of features) {
+    for (const route of feature.routes) {
+      const limited = policiesOf(route, limits).filter((policy) => policy.early.length > 0);
+      // A route limited before its body (change-password's sign-in limits) could refuse the
+      // request after the API-wide limit let it through: it checks the session after both.
+      const ahead: ReadonlyArray<(req: Request) => void> =
+        limited.length > 0
+          ? limited.map((policy) => policy.countAhead)
+          : route.auth === 'bearer' && authenticator.start
+            ? [startSessionCheck]
+            : [];
+      if (ahead.length === 0) continue;
+      api[route.method](`${feature.basePath}${route.path}`, (req, _res, next) => {
+        if (limits.apiHasRoom(req)) for (const begin of ahead) begin(req);
+        next();
+      });
     }
   }
   api.use(limits.api);

@@ -121,12 +121,19 @@ export function acceptOnlyValidClientAddresses(app: Express): void {
   Object.defineProperty(app.request, 'ip', {
     configurable: true,
     enumerable: true,
-    get(this: Express['request']): string | undefined {
+    get(this: Express['request'] & { [CLIENT_IP]?: string | undefined }): string | undefined {
+      // Worked out once per request: each rate limiter, the session row and the audit event
+      // read it, and Express parses X-Forwarded-For again on every read.
+      if (CLIENT_IP in this) return this[CLIENT_IP];
       const address = Reflect.get(expressRequest, 'ip', this) as string | undefined;
-      return address !== undefined && isIP(address) !== 0 ? address : this.socket.remoteAddress;
+      return (this[CLIENT_IP] =
+        address !== undefined && isIP(address) !== 0 ? address : this.socket.remoteAddress);
     },
   });
 }
+
+/** Where a request keeps its client address once worked out (see acceptOnlyValidClientAddresses). */
+const CLIENT_IP = Symbol('client ip');
 
 /** Where a request came from, as sessions and audit events record it (user agent capped). */
 export function requestMeta(req: Request): RequestMeta {

@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import type { Redis } from '../redis/redis-client';
 import { AccountConcurrency } from './account-concurrency';
 import { ACCOUNT_LOCAL, accountKey, ipAndAccountKey } from './client-key';
+import { CountAhead } from './count-ahead';
 import { LimitHeadroom } from './limit-headroom';
 import type { SignInDelay } from './sign-in-delay';
 import { selectStores, type RateLimitState, type StoreSelection } from './store-selection';
@@ -54,6 +55,13 @@ export type AccountStage = (
 export interface RouteRateLimit {
   /** Before the body is read (per address): a flood is turned away for one counter each. */
   early: readonly RequestHandler[];
+  /**
+   * Starts the counts of {@link early} for `req` now, before the limiters run (they then use
+   * them): called with the API-wide count, so that both reach the store in one round trip
+   * (see count-ahead.ts). Only while the client had room under the API-wide limit
+   * ({@link RateLimiters.apiHasRoom}): a request that limit refuses has been counted here too.
+   */
+  countAhead: (req: Request) => void;
   /**
    * Once the account is known: after authentication and validation (a `bearer` route is keyed
    * by its user, a public one by the email of its body).
@@ -119,17 +127,12 @@ export function createRateLimiters({
   };
 
   const created: Store[] = [];
-  const limiter = (
-    name: string,
-    policy: RateLimitPolicy,
-    detail: string,
-    options: Partial<Options> = {},
-  ): RequestHandler => {
+  const limiter: Limiter = (name, policy, detail, options = {}) => {
     // Read-only and shared: under a flood, 429s are the hot path, and an error per reply would
     // capture a stack trace each time.
     const rejection = new DomainError(HttpErrorCode.RATE_LIMITED, detail);
-    const store: Store = stores.create(name);
-    created.push(store);
+    const store: Store = options.store ?? stores.create(name);
+    if (!options.store) created.push(store);
     return rateLimit({
       windowMs: policy.windowMs,
       limit: policy.limit,
@@ -154,6 +157,31 @@ export function createRateLimiters({
     });
   };
 
+  /**
+   * A per-address limiter whose count can start ahead of it (see RouteRateLimit.countAhead):
+   * keyed like the API-wide limit, by the client address (an IPv6 one by subnet).
+   */
+  const addressLimiter = (name: string, policy: RateLimitPolicy, detail: string) => {
+    const inner = stores.create(name);
+    created.push(inner);
+    const ahead = new CountAhead(inner, (req) => apiKey(req, ipv6Subnet));
+    const handler = limiter(name, policy, detail, {
+      store: ahead.store,
+      keyGenerator: ahead.keyGenerator,
+    });
+    return { handler, start: (req: Request) => ahead.start(req) };
+  };
+  const earlyPolicy = (
+    limiters: ReadonlyArray<ReturnType<typeof addressLimiter>>,
+    account?: AccountStage,
+  ): RouteRateLimit => ({
+    early: limiters.map((l) => l.handler),
+    countAhead: (req) => {
+      for (const l of limiters) l.start(req);
+    },
+    ...(account ? { account } : {}),
+  });
+
   const api = apiLimiter(
     limiter('api', config.rateLimit.api, 'Too many requests; try again later', {
       keyGenerator: (req) => apiKey(req, ipv6Subnet),
@@ -162,7 +190,7 @@ export function createRateLimiters({
     new LimitHeadroom({ margin: config.rateLimit.apiOverlapMargin }),
     ipv6Subnet,
   );
-  const perAddress = limiter(
+  const perAddress = addressLimiter(
     'auth',
     config.rateLimit.auth,
     'Too many sign-in or registration attempts; try again later',
@@ -185,16 +213,29 @@ export function createRateLimiters({
   const delay = stores.createSignInDelay('sign-in-delay', config.rateLimit.signInDelay);
 
   const policies: Record<RateLimitPolicyName, RouteRateLimit> = {
-    signIn: {
-      early: [perAddress],
-      account: signInAccountStage({ perAddressAndAccount, concurrency, delay, logger: log }),
-    },
-    refresh: {
-      early: [
-        limiter('refresh', config.rateLimit.refresh, 'Too many token refreshes; try again later'),
-      ],
-    },
-    accountMail: accountMailPolicy(config.rateLimit.accountMail, limiter),
+    signIn: earlyPolicy(
+      [perAddress],
+      signInAccountStage({ perAddressAndAccount, concurrency, delay, logger: log }),
+    ),
+    refresh: earlyPolicy([
+      addressLimiter(
+        'refresh',
+        config.rateLimit.refresh,
+        'Too many token refreshes; try again later',
+      ),
+    ]),
+    accountMail: accountMailPolicy(config.rateLimit.accountMail, limiter, (early, account) =>
+      earlyPolicy(
+        [
+          addressLimiter(
+            'account-mail',
+            early,
+            'Too many account emails requested from this address; try again later',
+          ),
+        ],
+        account,
+      ),
+    ),
   };
   log.info(
     {
@@ -236,12 +277,8 @@ export function createRateLimiters({
  */
 function accountMailPolicy(
   { limit, accountLimit, windowMs }: Config['rateLimit']['accountMail'],
-  limiter: (
-    name: string,
-    policy: RateLimitPolicy,
-    detail: string,
-    options?: Partial<Options>,
-  ) => RequestHandler,
+  limiter: Limiter,
+  policy: (perAddress: RateLimitPolicy, account: AccountStage) => RouteRateLimit,
 ): RouteRateLimit {
   const rejection = new DomainError(
     HttpErrorCode.RATE_LIMITED,
@@ -256,23 +293,25 @@ function accountMailPolicy(
       handler: (_req, _res, next) => next(rejection),
     },
   );
-  return {
-    early: [
-      limiter(
-        'account-mail',
-        { limit, windowMs },
-        'Too many account emails requested from this address; try again later',
-      ),
-    ],
-    async account(req, res, caller) {
-      const account = accountKey(req, caller);
-      if (account === undefined) return () => {};
-      res.locals[ACCOUNT_LOCAL] = account;
-      await runLimiter(perAccount, req, res);
-      return () => {};
-    },
-  };
+  return policy({ limit, windowMs }, async (req, res, caller) => {
+    const account = accountKey(req, caller);
+    if (account === undefined) return () => {};
+    res.locals[ACCOUNT_LOCAL] = account;
+    await runLimiter(perAccount, req, res);
+    return () => {};
+  });
 }
+
+/**
+ * Builds a limiter named `name` (its key prefix and its name in the RateLimit headers), refusing
+ * with `detail`; with a store of its own unless `options.store` names one.
+ */
+type Limiter = (
+  name: string,
+  policy: RateLimitPolicy,
+  detail: string,
+  options?: Partial<Omit<Options, 'store'>> & { store?: Store },
+) => RequestHandler;
 
 /** The API-wide count a request reserved early (its key), see RateLimiters.apiHasRoom. */
 const RESERVED = Symbol('api limit reserved');

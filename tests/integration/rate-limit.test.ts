@@ -208,3 +208,65 @@ describe('rate limits with clients connecting directly (TRUST_PROXY=0)', () => {
     expectNoLimiterComplaints(t);
   });
 });
+
+describe("a limited route's own count, sent with the API-wide one (RATE_LIMIT_API_OVERLAP_MARGIN)", () => {
+  let t: TestApp;
+  /** How often RateLimiters.apiHasRoom said yes: each yes sent the route's count early. */
+  let early = 0;
+  beforeAll(async () => {
+    t = await createTestApp({
+      ...LIMITS,
+      RATE_LIMIT_API_MAX: '100',
+      RATE_LIMIT_API_OVERLAP_MARGIN: '5',
+      RATE_LIMIT_REFRESH_MAX: '6',
+      TRUST_PROXY: '1',
+    });
+    const { limits } = t.root;
+    const hasRoom = limits.apiHasRoom.bind(limits);
+    limits.apiHasRoom = (req) => {
+      const answer = hasRoom(req);
+      if (answer) early += 1;
+      return answer;
+    };
+  });
+  afterAll(() => t.close());
+
+  const refresh = (ip: string) =>
+    request(t.app).post('/api/auth/refresh').set('X-Forwarded-For', ip);
+  /** What a reply's RateLimit header says is left under `policy`. */
+  const left = (res: request.Response, policy: string) =>
+    Number(new RegExp(`"${policy}"; r=(\\d+)`).exec(String(res.headers.ratelimit))?.[1]);
+
+  it('counts each request once under each limit, one at a time and many at once', async () => {
+    const ip = '198.51.100.40';
+    // An unknown client: its counts are made one after the other.
+    let res = await refresh(ip);
+    expect(res.status).toBe(400);
+    expect([left(res, 'api'), left(res, 'refresh')]).toEqual([99, 5]);
+    expect(early).toBe(0);
+    // Known, with room: the refresh count leaves with the API-wide one.
+    for (const expected of [
+      [98, 4],
+      [97, 3],
+    ]) {
+      res = await refresh(ip);
+      expect(res.status).toBe(400);
+      expect([left(res, 'api'), left(res, 'refresh')]).toEqual(expected);
+    }
+    expect(early).toBe(2);
+    // Six at once with three refreshes left: three through to validation, three refused.
+    const replies = await Promise.all(Array.from({ length: 6 }, () => refresh(ip)));
+    expect(replies.map((r) => r.status).sort()).toEqual([400, 400, 400, 429, 429, 429]);
+    for (const reply of replies.filter((r) => r.status === 429)) {
+      expectRateLimited(reply, 'refresh', /Too many token refreshes/);
+    }
+    expect(early).toBe(8);
+    // Nine requests so far, each counted once by the API-wide limit.
+    res = await request(t.app).get('/api/anything').set('X-Forwarded-For', ip);
+    expect(left(res, 'api')).toBe(90);
+  });
+
+  it('logs no express-rate-limit validation problem', () => {
+    expectNoLimiterComplaints(t);
+  });
+});
