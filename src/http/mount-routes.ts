@@ -31,11 +31,13 @@ export interface ApiRouterDeps {
  *    starts while the API-wide limit is counted: the round trips overlap, and a flood over the
  *    limit still costs no database read and one count per request;
  * 2. JSON body parsing (any other body type is a 415);
- * 3. the feature's headers, authentication, the route's permission, validation of params, query and body (in that
- *    order), then the route's limits keyed by account (the `signIn` policy: by the
+ * 3. the feature's headers, authentication, the route's permission, validation of params,
+ *    query and body (in that order), then the route's limits keyed by account (the `signIn` policy: by the
  *    authenticated user, or by the body's email), so a bearer route is limited per user;
  * 4. the handler, counted while it runs; its reply is sent as JSON, or bare (204).
- * Routes match case-insensitively and with a trailing slash (Express's defaults), limits too.
+ * A request that matches no route is counted by the API-wide limit, then answered 404 (its body
+ * is never read). Routes match case-insensitively and with a trailing slash (Express's
+ * defaults), limits too.
  */
 export function createApiRouter({
   features,
@@ -46,6 +48,7 @@ export function createApiRouter({
   onReplyViolation,
 }: ApiRouterDeps): Router {
   const api = Router();
+  const parseJson = jsonBody(bodyLimit);
   // Work a request can start while its API-wide count is on its way (when its client had room
   // under that limit): a bearer route's session check, or a limited route's own per-address
   // counts, which then reach the store with the API-wide one.
@@ -54,9 +57,32 @@ export function createApiRouter({
     // Counted like the handler: shutdown waits for it before it closes the pool.
     if (started) void inFlight.track(started).catch(() => {});
   };
+
+  // Each route is one Express route holding its whole chain, so a request is matched once
+  // against the route table, not once per stage. Features may share a base path (the admin
+  // API's users and audit tables both mount on /admin); the same method and path in two of them
+  // is a mistake.
+  const seen = new Set<string>();
   for (const feature of features) {
+    const { headers } = feature;
+    const setHeaders: RequestHandler | undefined = headers
+      ? (_req, res, next) => {
+          res.set(headers);
+          next();
+        }
+      : undefined;
     for (const route of feature.routes) {
-      const limited = policiesOf(route, limits).filter((policy) => policy.early.length > 0);
+      const path = fullPath(feature, route);
+      const key = `${route.method.toUpperCase()} ${path}`;
+      if (seen.has(key)) throw new Error(`${key} is declared twice (feature ${feature.name})`);
+      seen.add(key);
+      if (route.permission && route.auth !== 'bearer') {
+        throw new Error(
+          `${path} requires ${route.permission} but authenticates no caller: make it a bearer route`,
+        );
+      }
+      const policies = policiesOf(route, limits);
+      const limited = policies.filter((policy) => policy.early.length > 0);
       // A route limited before its body (change-password's sign-in limits) could refuse the
       // request after the API-wide limit let it through: it checks the session after both.
       const ahead: ReadonlyArray<(req: Request) => void> =
@@ -65,61 +91,29 @@ export function createApiRouter({
           : route.auth === 'bearer' && authenticator.start
             ? [startSessionCheck]
             : [];
-      if (ahead.length === 0) continue;
-      api[route.method](`${feature.basePath}${route.path}`, (req, _res, next) => {
-        if (limits.apiHasRoom(req)) for (const begin of ahead) begin(req);
-        next();
-      });
-    }
-  }
-  api.use(limits.api);
-
-  // Features may share a base path (the admin API's users and audit tables both mount on
-  // /admin), each with its own router; the same method and path in two of them is a mistake.
-  const seen = new Set<string>();
-  for (const feature of features) {
-    for (const route of feature.routes) {
-      const key = `${route.method.toUpperCase()} ${fullPath(feature, route)}`;
-      if (seen.has(key)) throw new Error(`${key} is declared twice (feature ${feature.name})`);
-      seen.add(key);
-      if (route.permission && route.auth !== 'bearer') {
-        throw new Error(
-          `${fullPath(feature, route)} requires ${route.permission} but authenticates no caller: make it a bearer route`,
-        );
-      }
-      const early: RequestHandler[] = [
-        ...(onReplyViolation
+      const chain: RequestHandler[] = [
+        ...(ahead.length > 0
           ? [
-              replyCheck(
-                `${route.method.toUpperCase()} ${fullPath(feature, route)}`,
-                route,
-                errorCodesOf(route, authenticator),
-                onReplyViolation,
-              ),
+              ((req, _res, next) => {
+                if (limits.apiHasRoom(req)) for (const begin of ahead) begin(req);
+                next();
+              }) satisfies RequestHandler,
             ]
           : []),
-        ...policiesOf(route, limits).flatMap((policy) => policy.early),
+        limits.api,
+        ...(onReplyViolation
+          ? [replyCheck(key, route, errorCodesOf(route, authenticator), onReplyViolation)]
+          : []),
+        ...policies.flatMap((policy) => policy.early),
+        ...parseJson,
+        ...(setHeaders ? [setHeaders] : []),
+        handle(route, authenticator, inFlight, limits),
       ];
-      if (early.length > 0) api[route.method](`${feature.basePath}${route.path}`, ...early);
+      api[route.method](`${feature.basePath}${route.path}`, ...chain);
     }
   }
-
-  api.use(jsonBody(bodyLimit));
-
-  for (const feature of features) {
-    const router = Router();
-    const { headers } = feature;
-    if (headers) {
-      router.use((_req, res, next) => {
-        res.set(headers);
-        next();
-      });
-    }
-    for (const route of feature.routes) {
-      router[route.method](route.path, handle(route, authenticator, inFlight, limits));
-    }
-    api.use(feature.basePath, router);
-  }
+  // Any other request under /api is counted all the same, then answered 404 by the app.
+  api.use(limits.api);
   return api;
 }
 

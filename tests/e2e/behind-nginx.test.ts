@@ -41,7 +41,7 @@ describe('two replicas on PostgreSQL and Redis behind nginx', () => {
   });
 
   it("keeps nginx's request id end to end: response header, problem document and app log", async () => {
-    const res = await request(`${nginx.url}/api/anything`, {
+    const res = await request(`${nginx.url}/api/auth/login`, {
       method: 'POST',
       body: '{"broken": ',
     });
@@ -54,7 +54,7 @@ describe('two replicas on PostgreSQL and Redis behind nginx', () => {
     );
     expect(logged).toMatchObject({
       method: 'POST',
-      path: '/api/anything',
+      path: '/api/auth/login',
       status: 400,
       code: 'MALFORMED_JSON',
     });

@@ -140,6 +140,46 @@ describe('rate limits over two replicas behind nginx least_conn', () => {
     }
   });
 
+  it("with Redis: a refresh's own count, sent with the API-wide one, counts each request once", async () => {
+    const refreshes = 12;
+    const proxy = await startReplicas({
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: 'ahead-test:',
+      // Room under the API-wide limit, so each replica soon sends the refresh count with it.
+      RATE_LIMIT_API_MAX: '1000',
+      RATE_LIMIT_API_OVERLAP_MARGIN: '5',
+      RATE_LIMIT_REFRESH_MAX: String(refreshes),
+    });
+    // No token: through both limiters to validation (400), or refused by the refresh limit.
+    const statuses: number[] = [];
+    for (let sent = 0; sent < 3 * refreshes; sent += 6) {
+      const batch = Array.from({ length: 6 }, () =>
+        request(`${proxy.url}/api/auth/refresh`, { from: '127.0.0.6', method: 'POST' }).then(
+          (res) => res.status,
+        ),
+      );
+      statuses.push(...(await Promise.all(batch)));
+    }
+    expect({ passed: count(statuses, 400), limited: count(statuses, 429) }).toEqual({
+      passed: refreshes,
+      limited: 2 * refreshes,
+    });
+    const inspector = new Redis(redis.url);
+    try {
+      expect(await inspector.get('ahead-test:rl:api:127.0.0.6')).toBe(String(3 * refreshes));
+      expect(await inspector.get('ahead-test:rl:refresh:127.0.0.6')).toBe(String(3 * refreshes));
+    } finally {
+      inspector.disconnect();
+    }
+    // Nor did express-rate-limit's double-count check fire on either replica.
+    for (const app of apps) {
+      const complaints = app
+        .logs()
+        .filter((line) => line.component === 'rate-limit' && line.level !== 'info');
+      expect(complaints).toEqual([]);
+    }
+  });
+
   it('without Redis: each replica counts on its own, so one client gets up to N per replica', async () => {
     const proxy = await startReplicas({});
     const statuses = await burst(proxy, '127.0.0.2', '/api/counted', 3 * N);

@@ -25,17 +25,17 @@ function expectProblem(res: request.Response, status: number, code: string) {
 describe('bad input on a JSON route', () => {
   it('answers malformed JSON with 400 MALFORMED_JSON, not 500', async () => {
     const res = await request(t.app)
-      .post('/api/anything')
+      .post('/api/auth/login')
       .set('Content-Type', 'application/json')
       .send('{"email": ');
     expectProblem(res, 400, 'MALFORMED_JSON');
-    expect(res.body.instance).toBe('/api/anything');
+    expect(res.body.instance).toBe('/api/auth/login');
   });
 
   it('answers a 2 MB body with 413 PAYLOAD_TOO_LARGE', async () => {
     const body = JSON.stringify({ blob: 'x'.repeat(2 * 1024 * 1024) });
     const res = await request(t.app)
-      .post('/api/anything')
+      .post('/api/auth/login')
       .set('Content-Type', 'application/json')
       .send(body);
     expectProblem(res, 413, 'PAYLOAD_TOO_LARGE');
@@ -43,7 +43,7 @@ describe('bad input on a JSON route', () => {
 
   it('answers a text/plain body with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
     const res = await request(t.app)
-      .post('/api/anything')
+      .post('/api/auth/login')
       .set('Content-Type', 'text/plain')
       .send('email=a@b.c');
     expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
@@ -51,7 +51,7 @@ describe('bad input on a JSON route', () => {
 
   it('answers an unsupported charset with 415', async () => {
     const res = await request(t.app)
-      .post('/api/anything')
+      .post('/api/auth/login')
       .set('Content-Type', 'application/json; charset=klingon')
       .send('{}');
     expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
@@ -59,6 +59,14 @@ describe('bad input on a JSON route', () => {
 
   it('lets a bodiless POST through to routing', async () => {
     const res = await request(t.app).post('/api/anything');
+    expectProblem(res, 404, 'ROUTE_NOT_FOUND');
+  });
+
+  it('never reads the body of a request no route takes: 404, whatever it holds', async () => {
+    const res = await request(t.app)
+      .post('/api/anything')
+      .set('Content-Type', 'application/json')
+      .send('{"email": ');
     expectProblem(res, 404, 'ROUTE_NOT_FOUND');
   });
 
