@@ -32,8 +32,9 @@ export interface ApiRouterDeps {
  *    limit still costs no database read and one count per request;
  * 2. JSON body parsing (any other body type is a 415);
  * 3. the feature's headers, authentication, the route's permission, validation of params,
- *    query and body (in that order), then the route's limits keyed by account (the `signIn` policy: by the
- *    authenticated user, or by the body's email), so a bearer route is limited per user;
+ *    query and body (in that order), then the route's limits keyed by account (the `signIn`
+ *    policy: by the authenticated user, or by the body's email), so a bearer route is limited
+ *    per user;
  * 4. the handler, counted while it runs; its reply is sent as JSON, or bare (204).
  * A request that matches no route is counted by the API-wide limit, then answered 404 (its body
  * is never read). Routes match case-insensitively and with a trailing slash (Express's

@@ -132,7 +132,7 @@ export function acceptOnlyValidClientAddresses(app: Express): void {
   });
 }
 
-/** Where a request keeps its client address once worked out (see acceptOnlyValidClientAddresses). */
+/** Where a request keeps its client address, once worked out (acceptOnlyValidClientAddresses). */
 const CLIENT_IP = Symbol('client ip');
 
 /** Where a request came from, as sessions and audit events record it (user agent capped). */

@@ -74,7 +74,7 @@ export class CountAhead {
   }
 }
 
-/** The limiter's view of the store: increments answered by a handed-over count when there is one. */
+/** The limiter's view of the store: an increment takes a handed-over count when there is one. */
 class HandOverStore implements Store {
   readonly #inner: Store;
   readonly #take: (key: string) => Promise<IncrementResponse> | undefined;
