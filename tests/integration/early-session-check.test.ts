@@ -150,6 +150,9 @@ describe('the session check overlapping the API-wide limit (memory store, one pr
     // The client had room: its sign-in count went with the API-wide one, its session check after.
     expect(room.yes).toBe(yes + 1);
     expect(startedEarly).toBe(0);
+    // The spy sees what it should: a route without limits of its own does start the check early.
+    expect((await meFrom(ip)).status).toBe(200);
+    expect(startedEarly).toBe(1);
     authenticator.start = start;
   });
 });
