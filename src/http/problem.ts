@@ -30,6 +30,10 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 /**
  * Writes `error` as an `application/problem+json` reply, with the status and headers the error
  * table gives its code. A code missing from the table is a bug: it answers 500.
+ *
+ * Never stored by a cache (`Cache-Control: no-store`): a 404 is cacheable by default (RFC 9111,
+ * section 4.2.2), so a shared cache could keep answering it after the route exists, and a 401,
+ * 403 or 429 describes one client's state at one moment.
  */
 export function sendProblem(req: Request, res: Response, error: DomainError): void {
   const mapped = errorStatusOf(error.code);
@@ -52,6 +56,7 @@ export function sendProblem(req: Request, res: Response, error: DomainError): vo
     ...(error.details ? { errors: [...error.details] } : {}),
   };
   res.locals.errorCode = error.code;
+  res.set('Cache-Control', 'no-store');
   if (mapped.headers) res.set(mapped.headers);
   res.status(mapped.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
 }

@@ -11,6 +11,7 @@ afterAll(() => t.close());
 function expectProblem(res: request.Response, status: number, code: string) {
   expect(res.status).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.headers['cache-control']).toBe('no-store');
   expect(res.body).toMatchObject({
     type: 'about:blank',
     status,

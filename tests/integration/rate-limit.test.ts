@@ -11,6 +11,7 @@ const LIMITS = {
 function expectRateLimited(res: request.Response, policy: string, detail: RegExp) {
   expect(res.status).toBe(429);
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.headers['cache-control']).toBe('no-store');
   expect(res.body).toMatchObject({
     status: 429,
     code: 'RATE_LIMITED',
