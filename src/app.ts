@@ -68,7 +68,17 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
       observer: metrics.requests,
     }),
   );
-  app.use(helmet());
+  // helmet's defaults, except the Content-Security-Policy: its default is written for HTML
+  // pages (scripts, styles, fonts, images from 'self'), and every reply here is JSON, which
+  // loads nothing and must never be framed. The Swagger UI page sets its own (docs.router.ts).
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+      },
+    }),
+  );
   app.use(
     cors({
       origin: [...config.http.corsOrigins],

@@ -179,6 +179,10 @@ describe('security headers and CORS', () => {
     expect(res.headers['x-powered-by']).toBeUndefined();
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['strict-transport-security']).toMatch(/max-age=/);
+    // A JSON reply loads nothing and is never framed: the policy says so, and nothing more.
+    expect(res.headers['content-security-policy']).toBe(
+      "default-src 'none';frame-ancestors 'none'",
+    );
   });
 
   it('allows a listed origin with credentials', async () => {

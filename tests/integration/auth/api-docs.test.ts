@@ -54,6 +54,12 @@ describe('API documentation', () => {
     const res = await request(t.app).get('/docs/');
     expect(res.status).toBe(200);
     expect(res.text).toContain('swagger-ui');
+    // The page's scripts and styles come from this origin: helmet's HTML policy, not the API's
+    // `default-src 'none'`, which would leave it blank.
+    const policy = res.headers['content-security-policy'];
+    expect(policy).toContain("script-src 'self'");
+    expect(policy).toContain("frame-ancestors 'self'");
+    expect(policy).not.toContain("default-src 'none'");
   });
 
   it('can be switched off by config', async () => {
