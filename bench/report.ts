@@ -55,15 +55,31 @@ export interface BenchReport {
   soak?: SoakReport;
 }
 
+/** Fewer full collections than this after a soak's warm-up, and its heap is not judged. */
+export const SOAK_MIN_FULL_COLLECTIONS = 3;
+
+/** What a soak's memory says, in words. */
+export function soakVerdict(soak: SoakReport): string {
+  if (soak.upwardTrend) return 'upward trend';
+  if (soak.fullCollections < SOAK_MIN_FULL_COLLECTIONS)
+    return `too few full collections (${soak.fullCollections}) to judge the heap`;
+  return 'no upward trend';
+}
+
 /** Memory of the app over a long mixed load. */
 export interface SoakReport {
   durationSec: number;
-  /** [seconds since start, RSS MB, heap used MB], one sample every few seconds. */
-  samples: Array<[number, number, number]>;
+  /**
+   * [seconds since start, RSS MB, heap used MB, heap after the latest full collection MB (null
+   * before the first)], one sample every few seconds.
+   */
+  samples: Array<[number, number, number, number | null]>;
   /** Least-squares slope after the warm-up (the first quarter), in MB per minute. */
   rssSlopeMbPerMin: number;
-  heapSlopeMbPerMin: number;
-  /** Whether RSS or heap grew after warm-up by more than the noise allows (see soak.ts). */
+  heapAfterGcSlopeMbPerMin: number;
+  /** Full collections seen after the warm-up: the heap is judged from {@link SOAK_MIN_FULL_COLLECTIONS}. */
+  fullCollections: number;
+  /** Whether RSS or the heap after full collections grew after warm-up by more than the noise allows (see soak.ts). */
   upwardTrend: boolean;
   requests: Record<string, number>;
   errors: number;
@@ -269,8 +285,8 @@ export function markdown(report: BenchReport): string {
             .join(
               ', ',
             )}; ${report.soak.errors} errors): RSS ${fixed(report.soak.samples.at(-1)?.[1] ?? 0, 0)} MB at the end, ` +
-            `slope after warm-up ${fixed(report.soak.rssSlopeMbPerMin, 2)} MB/min RSS, ${fixed(report.soak.heapSlopeMbPerMin, 2)} MB/min heap: ` +
-            `${report.soak.upwardTrend ? '**upward trend**' : 'no upward trend'}.`,
+            `slope after warm-up ${fixed(report.soak.rssSlopeMbPerMin, 2)} MB/min RSS, ${fixed(report.soak.heapAfterGcSlopeMbPerMin, 2)} MB/min heap after full collections (${report.soak.fullCollections}): ` +
+            `${soakVerdict(report.soak)}.`,
           '',
         ]
       : []),

@@ -16,6 +16,7 @@ export const METRIC = {
   rss: 'process_resident_memory_bytes',
   heapUsed: 'nodejs_heap_size_used_bytes',
   heapTotal: 'nodejs_heap_size_total_bytes',
+  heapAfterGc: 'app_heap_after_gc_bytes',
   external: 'nodejs_external_memory_bytes',
   securityEvents: 'app_security_events_total',
   sessionChecks: 'app_session_checks_total',

@@ -3,7 +3,14 @@ import { METRIC, type MetricsJson } from './metric-names';
 
 /** The human-readable digest of a registry served as JSON by `/health/metrics`. */
 export interface MetricsSummary {
-  memoryMb: { rss: number; heapUsed: number; heapTotal: number; external: number };
+  memoryMb: {
+    rss: number;
+    heapUsed: number;
+    heapTotal: number;
+    /** The heap right after the latest full collection (the live set); null before the first. */
+    heapAfterGc: number | null;
+    external: number;
+  };
   eventLoop: { delayMs: { p50: number; p99: number; max: number }; utilization: number };
   requests: {
     /** Responses sent since the process started. */
@@ -49,6 +56,7 @@ export function summarizeMetrics(metrics: MetricsJson): MetricsSummary {
       rss: megabytes(METRIC.rss),
       heapUsed: megabytes(METRIC.heapUsed),
       heapTotal: megabytes(METRIC.heapTotal),
+      heapAfterGc: single(METRIC.heapAfterGc) > 0 ? megabytes(METRIC.heapAfterGc) : null,
       external: megabytes(METRIC.external),
     },
     eventLoop: {

@@ -1,12 +1,14 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RequestObserver } from '../http/request-context';
 import type { EventLoopMonitor } from './event-loop-monitor';
+import { watchHeapAfterGc } from './heap-after-gc';
 import { METRIC, type MetricsView } from './metric-names';
 import { summarizeMetrics } from './metrics-summary';
 
 /**
  * The process's metrics, on prom-client: its default process metrics (CPU, memory, handles, GC,
- * event-loop lag) plus the app's own (requests, latency, in-flight, event-loop window).
+ * event-loop lag) plus the app's own (requests, latency, in-flight, event-loop window, the heap
+ * after the latest full collection).
  *
  * Cluster seam: everything here is in {@link Metrics.registry}, and nothing else is needed to
  * describe a process. A cluster primary collects each worker's `registry.getMetricsAsJSON()`
@@ -125,6 +127,18 @@ export function createMetrics({ eventLoop, windowMs }: MetricsOptions): Metrics 
     (s) => s.utilization,
     'average',
   );
+
+  // The machine's live set is its workers' summed, as prom-client sums their heaps.
+  const heapAfterGc = watchHeapAfterGc();
+  new Gauge({
+    name: METRIC.heapAfterGc,
+    help: 'Heap in use right after the latest full garbage collection (mark-compact): the live set, which a leak raises (nodejs_heap_size_used_bytes swings with every collection). 0 before the first one.',
+    registers,
+    aggregator: 'sum',
+    collect() {
+      this.set(heapAfterGc() ?? 0);
+    },
+  });
 
   const registry = Registry.merge([defaultMetricsRegistry(), own]);
   return {

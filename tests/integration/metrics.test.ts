@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Router } from 'express';
 import request from 'supertest';
 import type { StatusProvider } from '../../src/health/status-provider';
@@ -68,6 +70,29 @@ describe('metrics (GET /health/metrics, GET /metrics)', () => {
       requests: { total: 0, byStatusClass: {}, inFlight: 1, latencyMs: null },
     });
     expect(res.body.memoryMb.rss).toBeGreaterThan(res.body.memoryMb.heapUsed);
+  });
+
+  it('reports the heap right after the latest full collection: the live set', async () => {
+    // A full collection on demand: V8's gc(), exposed to this process for the test.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    gc();
+    // The collection is reported a moment after it ends.
+    const memory = await eventually(
+      async () => {
+        const { memoryMb } = (await request(t.app).get('/health/metrics')).body as {
+          memoryMb: { heapAfterGc: number | null; heapTotal: number };
+        };
+        return memoryMb.heapAfterGc === null ? undefined : memoryMb;
+      },
+      { describe: 'the heap after a full collection' },
+    );
+    expect(memory.heapAfterGc).toBeGreaterThan(0);
+    expect(memory.heapAfterGc).toBeLessThanOrEqual(memory.heapTotal);
+    const text = (await request(t.app).get('/metrics')).text;
+    const bytes = Number(/^app_heap_after_gc_bytes (\d+)$/m.exec(text)?.[1]);
+    // The same figure, in bytes (a later collection may have moved it).
+    expect(bytes).toBeGreaterThan(0);
   });
 
   it('counts responses by status class, with latency percentiles', async () => {
