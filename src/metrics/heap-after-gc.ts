@@ -8,7 +8,8 @@ import { getHeapStatistics } from 'node:v8';
  * of it says little over minutes.
  *
  * Read when the collection is reported, a moment after it ends, so what the process allocated in
- * between (well under a megabyte) is counted too. One observer per process, started by the first
+ * between is counted too: little next to the live set, and the same from one collection to the
+ * next, so a trend is still the live set's. One observer per process, started by the first
  * call and never stopped, as prom-client's own GC observer: a collection is the process's,
  * however many apps it builds.
  *
