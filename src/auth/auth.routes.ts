@@ -350,10 +350,14 @@ export function bearerAuthenticator(
 /** Where `start` leaves the session check it began (see bearerAuthenticator). */
 const STARTED = Symbol('bearer authentication started');
 
-export const toUserJson = ({ emailVerifiedAt, createdAt, ...user }: PublicUser) => ({
-  ...user,
-  emailVerified: emailVerifiedAt !== null,
-  createdAt: createdAt.toISOString(),
+export const toUserJson = (user: PublicUser) => ({
+  // Named one by one: only these fields reach a reply, whatever else the object carries.
+  id: user.id,
+  email: user.email,
+  name: user.name,
+  role: user.role,
+  emailVerified: user.emailVerifiedAt !== null,
+  createdAt: user.createdAt.toISOString(),
 });
 
 /** A session's reply: its times as ISO strings (the user's list and the admin's). */

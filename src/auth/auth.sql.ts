@@ -111,8 +111,12 @@ export interface RotationRow extends Partial<UserRow> {
  * - The checks keep the order the API has always answered with: unknown, revoked, reused,
  *   session expired, token expired; a disabled account comes right after unknown, so its owner
  *   is told why (disabling also revoked its sessions). The user row is read, not locked.
- * - `tokens` spends the token (rotated) or revokes every token of the session (reused) in one
- *   UPDATE, `session` touches or revokes the session in one UPDATE: a row is changed at most once.
+ * - `spent` marks the token spent (rotated), by its primary key; `revoked_tokens` revokes every
+ *   live token of the session (reused). At most one of them runs: each is gated by the verdict
+ *   as a one-time filter, so a rotation reads the one token row, not the session's history (a
+ *   session that has rotated for weeks holds thousands of spent rows; a plan that scanned them
+ *   made every rotation slower than the last, see the integration test). `session` touches or
+ *   revokes the session in one UPDATE. A row is changed at most once.
  * - The successor's expiry is capped by the session's, in SQL, even if a caller asked for more.
  * - `reuse_event` records the reuse (`refresh.reuse_detected`) with the revocation it causes.
  * - The last SELECT returns one row always: the outcome, and the user when it rotated.
@@ -139,14 +143,12 @@ WITH s AS (
     ELSE 'rotated'
   END AS outcome
   FROM (SELECT 1) AS one LEFT JOIN s ON true LEFT JOIN t ON true
-), tokens AS (
-  UPDATE refresh_tokens SET
-    replaced_by_id = CASE WHEN refresh_tokens.id = $1::uuid AND v.outcome = 'rotated' THEN $6::uuid ELSE replaced_by_id END,
-    revoked_at = CASE WHEN v.outcome = 'reused' THEN $5::timestamptz ELSE revoked_at END
-  FROM verdict v
-  WHERE refresh_tokens.session_id = $3::uuid
-    AND ((v.outcome = 'rotated' AND refresh_tokens.id = $1::uuid)
-      OR (v.outcome = 'reused' AND refresh_tokens.revoked_at IS NULL))
+), spent AS (
+  UPDATE refresh_tokens SET replaced_by_id = $6::uuid
+  WHERE id = $1::uuid AND (SELECT outcome FROM verdict) = 'rotated'
+), revoked_tokens AS (
+  UPDATE refresh_tokens SET revoked_at = $5::timestamptz
+  WHERE session_id = $3::uuid AND revoked_at IS NULL AND (SELECT outcome FROM verdict) = 'reused'
 ), successor AS (
   INSERT INTO refresh_tokens (id, session_id, token_hash, expires_at, created_at)
   SELECT $6::uuid, s.id, $7::text, LEAST($8::timestamptz, s.expires_at), $5::timestamptz

@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { createTestApp, type TestApp } from '../../helpers/test-app';
 import { REFRESH_COOKIE } from '../../../src/auth/refresh-cookie';
+import { auditEventParams, rotateRefreshToken } from '../../../src/auth/auth.sql';
 import { me, refresh, registerAccount } from '../../helpers/auth-client';
 
 let t: TestApp;
@@ -211,4 +212,72 @@ describe('POST /api/auth/refresh', () => {
     expect(res.status).toBe(401);
     expect((await refresh(t.app, account.refreshToken)).status).toBe(200);
   });
+
+  it('reads one token row to rotate, however many tokens the session has spent', async () => {
+    const account = await registerAccount(t.app);
+    let token = account.refreshToken;
+    for (let i = 0; i < 20; i++) token = (await refresh(t.app, token)).body.refreshToken;
+    const c = claims(token);
+    const hash = createHash('sha256').update(token).digest('hex');
+    // The statement's plan as it ran, then rolled back: how many refresh_tokens rows each of its
+    // scans read (returned or filtered out). Counted, not timed.
+    const rowsRead = await t.db.prisma
+      .$transaction(async (tx) => {
+        const [row] = await tx.$queryRawUnsafe<Array<{ 'QUERY PLAN': unknown }>>(
+          `EXPLAIN (ANALYZE, FORMAT JSON) ${rotateRefreshToken.text}`,
+          c.jti,
+          hash,
+          c.sid,
+          c.sub,
+          new Date(),
+          randomUUID(),
+          'successor-hash',
+          new Date(Date.now() + 60_000),
+          ...auditEventParams(undefined),
+        );
+        throw new PlanRead(row!['QUERY PLAN']);
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof PlanRead)) throw error;
+        return tokenRowsRead(error.plan);
+      });
+    // The token itself (checked, then spent). The session's 20 spent tokens are not read: a
+    // rotation costs the same on the first day of a session as on its last.
+    expect(rowsRead).toBeGreaterThan(0);
+    expect(rowsRead).toBeLessThanOrEqual(2);
+    expect((await refresh(t.app, token)).status).toBe(200);
+  });
 });
+
+class PlanRead extends Error {
+  constructor(readonly plan: unknown) {
+    super('rolled back after reading the plan');
+  }
+}
+
+interface PlanNode {
+  'Relation Name'?: string;
+  'Actual Rows'?: number;
+  'Actual Loops'?: number;
+  'Rows Removed by Filter'?: number;
+  'Rows Removed by Index Recheck'?: number;
+  Plans?: PlanNode[];
+}
+
+/** Rows of refresh_tokens that the scans of an `EXPLAIN (ANALYZE, FORMAT JSON)` plan read. */
+function tokenRowsRead(explained: unknown): number {
+  const plan = (typeof explained === 'string' ? JSON.parse(explained) : explained) as Array<{
+    Plan: PlanNode;
+  }>;
+  const walk = (node: PlanNode): number => {
+    const own =
+      node['Relation Name'] === 'refresh_tokens' && !('Operation' in node)
+        ? ((node['Actual Rows'] ?? 0) +
+            (node['Rows Removed by Filter'] ?? 0) +
+            (node['Rows Removed by Index Recheck'] ?? 0)) *
+          (node['Actual Loops'] ?? 1)
+        : 0;
+    return own + (node.Plans ?? []).reduce((sum, child) => sum + walk(child), 0);
+  };
+  return walk(plan[0]!.Plan);
+}
