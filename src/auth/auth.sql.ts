@@ -114,9 +114,9 @@ export interface RotationRow extends Partial<UserRow> {
  * - `spent` marks the token spent (rotated), by its primary key; `revoked_tokens` revokes every
  *   live token of the session (reused). At most one of them runs: each is gated by the verdict
  *   as a one-time filter, so a rotation reads the one token row, not the session's history (a
- *   session that has rotated for weeks holds thousands of spent rows; a plan that scanned them
- *   made every rotation slower than the last, see the integration test). `session` touches or
- *   revokes the session in one UPDATE. A row is changed at most once.
+ *   session keeps every token it spent until the purge deletes it at its expiry, hundreds of
+ *   rows; a plan that scanned them made every rotation slower than the last, see the integration
+ *   test). `session` touches or revokes the session in one UPDATE. A row is changed at most once.
  * - The successor's expiry is capped by the session's, in SQL, even if a caller asked for more.
  * - `reuse_event` records the reuse (`refresh.reuse_detected`) with the revocation it causes.
  * - The last SELECT returns one row always: the outcome, and the user when it rotated.
