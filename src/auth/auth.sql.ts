@@ -8,6 +8,11 @@
  * refresh-token rows**. Several sessions are locked in id order. A statement that changes token
  * rows always holds their session's lock before it touches them.
  *
+ * A revocation marks the session and its live token (`replaced_by_id IS NULL`), never the tokens
+ * the session already spent: its `revoked_at` refuses them (a rotation reads the session's first),
+ * and a session keeps each token it spent until the purge deletes it, hundreds of rows that a
+ * revocation would otherwise rewrite.
+ *
  * Every parameter carries an explicit cast: the same text runs on node-postgres (PostgreSQL,
  * PgBouncer, the cluster's embedded database server) and on PGlite in this process.
  *
@@ -82,7 +87,7 @@ SELECT id FROM session`,
 export type RotationOutcome =
   /** Spent, successor stored, session touched. */
   | 'rotated'
-  /** Already spent: a copy came back. The session and all its tokens were revoked by this statement. */
+  /** Already spent: a copy came back. The session and its live token were revoked by this statement. */
   | 'reused'
   /** The token or its session had been revoked (logout, reuse, password change...). */
   | 'revoked'
@@ -111,8 +116,8 @@ export interface RotationRow extends Partial<UserRow> {
  * - The checks keep the order the API has always answered with: unknown, revoked, reused,
  *   session expired, token expired; a disabled account comes right after unknown, so its owner
  *   is told why (disabling also revoked its sessions). The user row is read, not locked.
- * - `spent` marks the token spent (rotated), by its primary key; `revoked_tokens` revokes every
- *   live token of the session (reused). At most one of them runs: each is gated by the verdict
+ * - `spent` marks the token spent (rotated), by its primary key; `revoked_tokens` revokes the
+ *   session's live token (reused). At most one of them runs: each is gated by the verdict
  *   as a one-time filter, so a rotation reads the one token row, not the session's history (a
  *   session keeps every token it spent until the purge deletes it at its expiry, hundreds of
  *   rows; a plan that scanned them made every rotation slower than the last, see the integration
@@ -148,7 +153,8 @@ WITH s AS (
   WHERE id = $1::uuid AND (SELECT outcome FROM verdict) = 'rotated'
 ), revoked_tokens AS (
   UPDATE refresh_tokens SET revoked_at = $5::timestamptz
-  WHERE session_id = $3::uuid AND revoked_at IS NULL AND (SELECT outcome FROM verdict) = 'reused'
+  WHERE session_id = $3::uuid AND replaced_by_id IS NULL AND revoked_at IS NULL
+    AND (SELECT outcome FROM verdict) = 'reused'
 ), successor AS (
   INSERT INTO refresh_tokens (id, session_id, token_hash, expires_at, created_at)
   SELECT $6::uuid, s.id, $7::text, LEAST($8::timestamptz, s.expires_at), $5::timestamptz
@@ -202,7 +208,7 @@ WHERE u.id = $1::uuid`,
 };
 
 /**
- * Revokes one live session of a user and its tokens: session row locked first, then the tokens.
+ * Revokes one live session of a user and its live token: session row locked first, then the token.
  * Parameters: $1 session id, $2 user id, $3 now, $4-$9 the event recorded when it was live
  * ({@link auditEventParams}). Returns one row per session revoked (0 or 1).
  */
@@ -215,7 +221,7 @@ WITH s AS (
   FOR UPDATE
 ), tokens AS (
   UPDATE refresh_tokens SET revoked_at = $3::timestamptz
-  WHERE session_id IN (SELECT id FROM s) AND revoked_at IS NULL
+  WHERE session_id IN (SELECT id FROM s) AND replaced_by_id IS NULL AND revoked_at IS NULL
 ), event AS (
   INSERT INTO audit_events (id, type, actor_user_id, subject_user_id, session_id, ip, user_agent, request_id)
   SELECT $4::uuid, $5::text, $6::uuid, $2::uuid, id, $7::text, $8::text, $9::text
@@ -235,8 +241,8 @@ export const revokeSessionValues = (
 ): unknown[] => [sessionId, userId, now, ...auditEventParams(event)];
 
 /**
- * Revokes every live session of a user but `$3` (null: all) and their tokens: sessions locked in
- * id order first, then the tokens. Parameters: $1 user id, $2 now, $3 session id to keep or null,
+ * Revokes every live session of a user but `$3` (null: all) and their live tokens: sessions locked
+ * in id order first, then the tokens. Parameters: $1 user id, $2 now, $3 session id to keep or null,
  * $4-$9 one event for the whole revocation ({@link auditEventParams}), its `data.sessionsRevoked`
  * the ids of the sessions revoked (as the admin's `account.disabled` records them).
  */
@@ -250,7 +256,7 @@ WITH s AS (
   FOR UPDATE
 ), tokens AS (
   UPDATE refresh_tokens SET revoked_at = $2::timestamptz
-  WHERE session_id IN (SELECT id FROM s) AND revoked_at IS NULL
+  WHERE session_id IN (SELECT id FROM s) AND replaced_by_id IS NULL AND revoked_at IS NULL
 ), event AS (
   INSERT INTO audit_events (id, type, actor_user_id, subject_user_id, ip, user_agent, request_id, data)
   SELECT $4::uuid, $5::text, $6::uuid, $1::uuid, $7::text, $8::text, $9::text,

@@ -247,6 +247,35 @@ describe('POST /api/auth/refresh', () => {
     expect(rowsRead).toBeLessThanOrEqual(2);
     expect((await refresh(t.app, token)).status).toBe(200);
   });
+
+  it.each(['logout', 'reuse'])(
+    'a %s revokes the live token only, and every token of the session is refused after it',
+    async (how) => {
+      const account = await registerAccount(t.app);
+      const issued = [account.refreshToken];
+      for (let i = 0; i < 5; i++) {
+        issued.push((await refresh(t.app, issued.at(-1)!)).body.refreshToken);
+      }
+      const live = issued.at(-1)!;
+      const res =
+        how === 'logout'
+          ? await request(t.app).post('/api/auth/logout').send({ refreshToken: live })
+          : await refresh(t.app, issued[2]!);
+      expect(res.status).toBe(how === 'logout' ? 204 : 401);
+
+      // The spent rows are left as they were: the session's revocation refuses them.
+      const revoked = await t.db.prisma.refreshToken.findMany({
+        where: { sessionId: claims(live).sid, revokedAt: { not: null } },
+        select: { id: true },
+      });
+      expect(revoked).toEqual([{ id: claims(live).jti }]);
+      for (const token of issued) {
+        const again = await refresh(t.app, token);
+        expect(again.status).toBe(401);
+        expect(again.body.code).toBe('REFRESH_TOKEN_REVOKED');
+      }
+    },
+  );
 });
 
 class PlanRead extends Error {
