@@ -34,6 +34,8 @@ export interface MeasureOptions {
   job: LoadJob;
   /** The id of its floor reference (see Measurement.floor). */
   floor?: string;
+  /** The id of its ceiling reference (see Measurement.ceiling). */
+  ceiling?: string;
   /** The scenario this one is a variant of, and the settings that make it one. */
   variantOf?: string;
   variantEnv?: Record<string, string>;
@@ -150,7 +152,18 @@ export function createContext(
       }),
     startApp: (name, overrides) =>
       context.startServer(name, BUILT_SERVER, context.appEnv(overrides), '/health/ready'),
-    async measure({ id, title, group, job, during, floor, variantOf, variantEnv, warmupSec }) {
+    async measure({
+      id,
+      title,
+      group,
+      job,
+      during,
+      floor,
+      ceiling,
+      variantOf,
+      variantEnv,
+      warmupSec,
+    }) {
       interrupted.throwIfAborted();
       process.stdout.write(`  ${title} ... `);
       const running = runLoad(config.node, {
@@ -179,6 +192,7 @@ export function createContext(
         statusCounts: result.statusCounts,
         ...(extra ? { extra } : {}),
         ...(floor ? { floor } : {}),
+        ...(ceiling ? { ceiling } : {}),
         ...(variantOf ? { variantOf, variantEnv } : {}),
       });
       const r = ratio(results, id);

@@ -28,6 +28,12 @@ export interface Measurement {
    * it: the `pg` read for `/me`, the `pg` rotation for refresh, the argon2id floor for login).
    */
   floor?: string;
+  /**
+   * The id of a reference that does this scenario's work on the same packages and nothing of
+   * the app's own (refresh: the rotation floor plus jsonwebtoken and express-rate-limit).
+   * Information, not a target: the most the scenario can reach of its floor.
+   */
+  ceiling?: string;
 }
 
 export interface Target {
@@ -153,6 +159,17 @@ export function floorRatio(
   return r && floor ? { ...r, floor } : undefined;
 }
 
+/** requests/s relative to the scenario's ceiling reference (see {@link Measurement.ceiling}). */
+export function ceilingRatio(
+  report: Pick<BenchReport, 'measurements'>,
+  id: string,
+): (PairedRatio & { ceiling: Measurement }) | undefined {
+  const measured = find(report, id);
+  const ceiling = find(report, measured?.ceiling);
+  const r = measured && ceiling ? pairedRatio(measured, ceiling) : undefined;
+  return r && ceiling ? { ...r, ceiling } : undefined;
+}
+
 /** A scenario relative to its variant (see {@link Measurement.variantOf}): base over variant. */
 export function variantRatio(
   report: Pick<BenchReport, 'measurements'>,
@@ -207,12 +224,14 @@ function rows(report: BenchReport): string[][] {
     const r = expressRatio(report, m.id);
     const f = floorRatio(report, m.id);
     const v = variantRatio(report, m.id);
+    const c = ceilingRatio(report, m.id);
     const extra = m.extra?.eventLoopP99Ms;
     const fromMemory = sessionChecksFromMemory(m);
     const notes = [
       ...(extra === undefined ? [] : [`event-loop p99 ${fixed(extra, 1)} ms`]),
       ...(fromMemory === undefined ? [] : [`session checks from memory ${fromMemory}`]),
       ...(v ? [`${v.base.id} / this: ${formatRatio(v)}`] : []),
+      ...(c ? [`${formatRatio(c)} of ${c.ceiling.id}`] : []),
     ];
     return [
       m.title,

@@ -47,6 +47,7 @@ export const singleProcess: Scenario = {
         : undefined;
       let pgRead: AppServer | undefined;
       let pgRotation: AppServer | undefined;
+      let namedPackages: AppServer | undefined;
       if (withReferences && databaseUrl) {
         pgRead = await start(
           ctx.startServer(
@@ -61,6 +62,14 @@ export const singleProcess: Scenario = {
           ctx.startServer(
             'ref-express-pg-rotation',
             referenceScript('express-pg-rotation.mjs'),
+            ctx.appEnv(),
+            '/health',
+          ),
+        );
+        namedPackages = await start(
+          ctx.startServer(
+            'ref-express-pg-rotation-named-packages',
+            referenceScript('express-pg-rotation-named-packages.mjs'),
             ctx.appEnv(),
             '/health',
           ),
@@ -198,6 +207,7 @@ export const singleProcess: Scenario = {
         for (const url of [app.url, ...refreshVariants.map(([, server]) => server.url)])
           if (!signedIn.has(url)) signedIn.set(url, await tokensVia(url));
         const referenceTokens = pgRotation ? await tokensVia(app.url) : undefined;
+        const namedPackagesTokens = namedPackages ? await tokensVia(app.url) : undefined;
         const refresh = (url: string) => ({
           title: 'POST /api/auth/refresh (rotation)',
           group,
@@ -210,7 +220,12 @@ export const singleProcess: Scenario = {
         });
         await alternate(round, [
           measure(
-            { id: 'refresh', floor: 'ref-express-pg-rotation', ...refresh(app.url) },
+            {
+              id: 'refresh',
+              floor: 'ref-express-pg-rotation',
+              ...(namedPackages ? { ceiling: 'ref-express-pg-rotation-named-packages' } : {}),
+              ...refresh(app.url),
+            },
             rotationWarm,
           ),
           ...(pgRotation
@@ -225,6 +240,28 @@ export const singleProcess: Scenario = {
                       method: 'POST',
                       path: '/',
                       refreshTokens: referenceTokens!,
+                    },
+                  },
+                  rotationWarm,
+                ),
+              ]
+            : []),
+          ...(namedPackages
+            ? [
+                measure(
+                  {
+                    id: 'ref-express-pg-rotation-named-packages',
+                    title:
+                      'the pg rotation + jsonwebtoken (verify, 2 signs) + express-rate-limit (2 limits, ' +
+                      `${ctx.storeName()} store), alone`,
+                    group: 'reference',
+                    // Its ratio to the floor: what the packages alone leave of it (information).
+                    floor: 'ref-express-pg-rotation',
+                    job: {
+                      url: namedPackages.url,
+                      method: 'POST',
+                      path: '/',
+                      refreshTokens: namedPackagesTokens!,
                     },
                   },
                   rotationWarm,

@@ -1,4 +1,5 @@
 import {
+  ceilingRatio,
   floorRatio,
   markdown,
   median,
@@ -132,6 +133,25 @@ describe('the bench report', () => {
       expect(table).toContain('0.75x (0.50-1.00) ref-express-pg-read');
       expect(table).toContain('login / this: 0.95x (0.90-1.00)');
       expect(markdown(alternated)).toContain('ran in 3 rounds, alternated with them');
+    });
+
+    it('notes a scenario against its ceiling, as information, not a target', () => {
+      const withCeiling: BenchReport = {
+        ...alternated,
+        measurements: [
+          ...alternated.measurements,
+          rounds('ref-express-pg-rotation', [4_000, 4_000, 4_000]),
+          rounds('ref-named', [3_000, 2_000, 3_000], { floor: 'ref-express-pg-rotation' }),
+          rounds('refresh', [2_700, 2_000, 2_400], {
+            floor: 'ref-express-pg-rotation',
+            ceiling: 'ref-named',
+          }),
+        ],
+      };
+      expect(ceilingRatio(withCeiling, 'refresh')).toMatchObject({ ratio: 0.9, min: 0.8, max: 1 });
+      expect(textTable(withCeiling)).toContain('0.90x (0.80-1.00) of ref-named');
+      const list = targets(withCeiling.measurements, { redis: true });
+      expect(list.filter((t) => t.name.includes('refresh'))).toHaveLength(1);
     });
 
     it('judges a scenario against its variant', () => {
