@@ -153,10 +153,8 @@ export function floorRatio(
   report: Pick<BenchReport, 'measurements'>,
   id: string,
 ): (PairedRatio & { floor: Measurement }) | undefined {
-  const measured = find(report, id);
-  const floor = find(report, measured?.floor);
-  const r = measured && floor ? pairedRatio(measured, floor) : undefined;
-  return r && floor ? { ...r, floor } : undefined;
+  const r = linkedRatio(report, id, 'floor');
+  return r && { ...r.ratio, floor: r.reference };
 }
 
 /** requests/s relative to the scenario's ceiling reference (see {@link Measurement.ceiling}). */
@@ -164,10 +162,20 @@ export function ceilingRatio(
   report: Pick<BenchReport, 'measurements'>,
   id: string,
 ): (PairedRatio & { ceiling: Measurement }) | undefined {
+  const r = linkedRatio(report, id, 'ceiling');
+  return r && { ...r.ratio, ceiling: r.reference };
+}
+
+/** A scenario against the reference it names as its `link`. */
+function linkedRatio(
+  report: Pick<BenchReport, 'measurements'>,
+  id: string,
+  link: 'floor' | 'ceiling',
+): { ratio: PairedRatio; reference: Measurement } | undefined {
   const measured = find(report, id);
-  const ceiling = find(report, measured?.ceiling);
-  const r = measured && ceiling ? pairedRatio(measured, ceiling) : undefined;
-  return r && ceiling ? { ...r, ceiling } : undefined;
+  const reference = find(report, measured?.[link]);
+  const ratio = measured && reference ? pairedRatio(measured, reference) : undefined;
+  return ratio && reference ? { ratio, reference } : undefined;
 }
 
 /** A scenario relative to its variant (see {@link Measurement.variantOf}): base over variant. */

@@ -12,11 +12,11 @@ import { rateLimit } from 'express-rate-limit';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { RedisStore } from 'rate-limit-redis';
+import { rotate } from './rotation.mjs';
 
 const require = createRequire(import.meta.url);
 const { loadConfig } = require('../../dist/config/index.js');
 const { TokenService, hashToken } = require('../../dist/auth/token-service.js');
-const { auditEventParams, rotateRefreshToken } = require('../../dist/auth/auth.sql.js');
 
 const { config } = loadConfig({ envFile: false });
 const tokens = new TokenService(config.jwt);
@@ -67,36 +67,26 @@ app.post(
     const session = { userId: claims.userId, sessionId: claims.sessionId };
     const successor = tokens.issueRefreshToken(session, claims.sessionExpiresAt, now);
     const accessToken = tokens.signAccessToken(session);
-    const { rows } = await pool.query({
-      ...rotateRefreshToken,
-      values: [
-        claims.tokenId,
-        hashToken(token),
-        claims.sessionId,
-        claims.userId,
-        now,
-        successor.tokenId,
-        successor.tokenHash,
-        successor.expiresAt,
-        // The reuse event, as the floor and the app pass it (written only on a reuse).
-        ...auditEventParams({
-          id: randomUUID(),
-          type: 'refresh.reuse_detected',
-          actorUserId: null,
-          request: {
-            ip: request.ip ?? null,
-            userAgent: request.get('user-agent') ?? null,
-            requestId: null,
-          },
-        }),
-      ],
+    const row = await rotate(pool, request, {
+      current: {
+        id: claims.tokenId,
+        hash: hashToken(token),
+        sessionId: claims.sessionId,
+        userId: claims.userId,
+      },
+      successor: {
+        id: successor.tokenId,
+        hash: successor.tokenHash,
+        expiresAt: successor.expiresAt,
+      },
+      now,
     });
-    if (rows[0].outcome !== 'rotated') {
-      response.status(401).json({ outcome: rows[0].outcome });
+    if (row.outcome !== 'rotated') {
+      response.status(401).json({ outcome: row.outcome });
       return;
     }
     response.json({
-      user: { id: rows[0].id, email: rows[0].email },
+      user: { id: row.id, email: row.email },
       accessToken,
       refreshToken: successor.token,
     });

@@ -4,12 +4,9 @@
 // successor is the claims re-encoded), no limiter, no cookie. The floor of a rotation on this
 // machine: `POST /api/auth/refresh` is judged against it.
 import { createHash, randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import express from 'express';
 import pg from 'pg';
-
-const require = createRequire(import.meta.url);
-const { auditEventParams, rotateRefreshToken } = require('../../dist/auth/auth.sql.js');
+import { rotate } from './rotation.mjs';
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
 const sha256 = (text) => createHash('sha256').update(text).digest('hex');
@@ -28,35 +25,16 @@ app.post('/', async (request, response) => {
   const next = { ...claims, jti: randomUUID() };
   const successor = `x.${Buffer.from(JSON.stringify(next)).toString('base64url')}.x`;
   const expiresAt = new Date(Math.min(now.getTime() + refreshTtlMs, claims.sexp * 1000));
-  const { rows } = await pool.query({
-    ...rotateRefreshToken,
-    values: [
-      claims.jti,
-      sha256(token),
-      claims.sid,
-      claims.sub,
-      now,
-      next.jti,
-      sha256(successor),
-      expiresAt,
-      // The reuse event the app passes with auditing on (written only on a reuse): same statement.
-      ...auditEventParams({
-        id: randomUUID(),
-        type: 'refresh.reuse_detected',
-        actorUserId: null,
-        request: {
-          ip: request.ip ?? null,
-          userAgent: request.get('user-agent') ?? null,
-          requestId: null,
-        },
-      }),
-    ],
+  const row = await rotate(pool, request, {
+    current: { id: claims.jti, hash: sha256(token), sessionId: claims.sid, userId: claims.sub },
+    successor: { id: next.jti, hash: sha256(successor), expiresAt },
+    now,
   });
-  if (rows[0].outcome !== 'rotated') {
-    response.status(401).json({ outcome: rows[0].outcome });
+  if (row.outcome !== 'rotated') {
+    response.status(401).json({ outcome: row.outcome });
     return;
   }
-  response.json({ user: { id: rows[0].id, email: rows[0].email }, refreshToken: successor });
+  response.json({ user: { id: row.id, email: row.email }, refreshToken: successor });
 });
 const server = app.listen(Number(process.env.PORT), '127.0.0.1');
 process.once('SIGTERM', () => {
