@@ -8,10 +8,10 @@
  * refresh-token rows**. Several sessions are locked in id order. A statement that changes token
  * rows always holds their session's lock before it touches them.
  *
- * A revocation marks the session and its live token (`replaced_by_id IS NULL`), never the tokens
- * the session already spent: its `revoked_at` refuses them (a rotation reads the session's first),
- * and a session keeps each token it spent until the purge deletes it, hundreds of rows that a
- * revocation would otherwise rewrite.
+ * A revocation marks the session and its live token (`replaced_by_id IS NULL`), not the tokens
+ * the session already spent: the session's `revoked_at` refuses those (the rotation's verdict
+ * answers `revoked` before `reused`), and a session keeps each token it spent until the purge
+ * deletes it, hundreds of rows that a revocation would otherwise rewrite.
  *
  * Every parameter carries an explicit cast: the same text runs on node-postgres (PostgreSQL,
  * PgBouncer, the cluster's embedded database server) and on PGlite in this process.
