@@ -228,8 +228,8 @@ export function createAuthRepository(
     /**
      * Spends refresh token `current` and stores its successor, in one statement that locks the
      * session row, then the token row (auth.sql.ts). Of any number of concurrent presentations of
-     * one token exactly one rotates; a presentation of a spent token revokes the session and all
-     * its tokens in the same statement, so the revocation commits or the request fails: it is
+     * one token exactly one rotates; a presentation of a spent token revokes the session and its
+     * live token in the same statement, so the revocation commits or the request fails: it is
      * never skipped. `reuseEvent`, when given, is recorded by the same statement if (and only
      * if) the outcome is `reused`.
      */
@@ -274,7 +274,8 @@ export function createAuthRepository(
     },
 
     /**
-     * Revokes one session and its tokens, recording `event` in the same statement if it was live.
+     * Revokes one session and its live token, recording `event` in the same statement if it was
+     * live.
      * @returns whether it was active (and the user's).
      */
     async revokeSession(
